@@ -1,0 +1,374 @@
+/**
+ * The port every component is written against: the typed Redis Streams
+ * operations that the Producer, Consumer, Monitor and Scaler need, and nothing
+ * else.
+ *
+ * Two implementations exist and pass the same test suite:
+ * - `RedisBackend` over ioredis (see `RedisConnection`);
+ * - `InMemoryBackend`, which behaves like Redis 7.0 and takes its time from
+ *   Effect's `Clock` (so `TestClock` drives idle times and blocking reads).
+ *
+ * Conventions:
+ * - entry ids are Redis ids as strings (`"1700000000000-0"`);
+ * - fields are flat `[field, value, field, value, ...]` arrays, in the order
+ *   they were added (Redis allows repeated field names; so does this port);
+ * - times are milliseconds.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import type { BackendError, RedisConnectionError } from "./StreamsError.js"
+
+/**
+ * Flat field/value pairs: `["message", "stuff goes here"]`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Fields = ReadonlyArray<string>
+
+/**
+ * An entry of a stream.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StreamEntry {
+  readonly id: string
+  readonly fields: Fields
+}
+
+/**
+ * An entry returned by a group read. When a consumer re-reads its own pending
+ * entries (an id other than `">"`), entries deleted or trimmed from the stream
+ * since they were delivered come back with `fields: null`, as Redis does.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ReadEntry {
+  readonly id: string
+  readonly fields: Fields | null
+}
+
+/**
+ * Trimming strategy for XADD and XTRIM.
+ *
+ * `approximate` (`~`) lets the server trim whole internal nodes only, so more
+ * entries than the threshold may remain; it never removes more than exact
+ * trimming would.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Trim =
+  | {
+    readonly strategy: "maxlen"
+    readonly threshold: number
+    readonly approximate?: boolean | undefined
+    readonly limit?: number | undefined
+  }
+  | {
+    readonly strategy: "minid"
+    readonly threshold: string
+    readonly approximate?: boolean | undefined
+    readonly limit?: number | undefined
+  }
+
+/**
+ * Options of XADD.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface AddOptions {
+  /** explicit id (`"5-1"`, `"5-*"`); generated (`*`) when absent */
+  readonly id?: string | undefined
+  readonly trim?: Trim | undefined
+  /** NOMKSTREAM: fail with `StreamNotFound` instead of creating the stream */
+  readonly noMkStream?: boolean | undefined
+}
+
+/**
+ * Options of XREADGROUP for one stream.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ReadGroupOptions {
+  readonly stream: string
+  readonly group: string
+  readonly consumer: string
+  /** `">"` for entries never delivered to the group, or an id to re-read this consumer's own pending entries after it */
+  readonly id: string
+  readonly count?: number | undefined
+  readonly noAck?: boolean | undefined
+}
+
+/**
+ * Options of a blocking XREADGROUP.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface BlockingReadGroupOptions extends ReadGroupOptions {
+  /** BLOCK milliseconds; must be > 0 (BLOCK 0, forever, is not offered) */
+  readonly blockMs: number
+}
+
+/**
+ * The XPENDING summary form.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PendingSummary {
+  readonly count: number
+  readonly first: string | null
+  readonly last: string | null
+  readonly consumers: ReadonlyArray<{ readonly name: string; readonly count: number }>
+}
+
+/**
+ * One entry of the XPENDING extended form.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PendingEntry {
+  readonly id: string
+  readonly consumer: string
+  readonly idleMs: number
+  readonly deliveries: number
+}
+
+/**
+ * Options of the XPENDING extended form.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PendingOptions {
+  readonly stream: string
+  readonly group: string
+  /** default `"-"` */
+  readonly start?: string | undefined
+  /** default `"+"` */
+  readonly end?: string | undefined
+  readonly count: number
+  readonly consumer?: string | undefined
+  /** IDLE filter in milliseconds */
+  readonly minIdleMs?: number | undefined
+}
+
+/**
+ * Options of XCLAIM.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ClaimOptions {
+  readonly stream: string
+  readonly group: string
+  readonly consumer: string
+  readonly minIdleMs: number
+  readonly ids: ReadonlyArray<string>
+}
+
+/**
+ * Options of XAUTOCLAIM.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface AutoClaimOptions {
+  readonly stream: string
+  readonly group: string
+  readonly consumer: string
+  readonly minIdleMs: number
+  /** cursor; `"0-0"` to start */
+  readonly start: string
+  /** default 100 */
+  readonly count?: number | undefined
+}
+
+/**
+ * The XAUTOCLAIM reply: the next cursor (`"0-0"` when the scan is complete),
+ * the claimed entries, and the ids that were pending but deleted from the
+ * stream (Redis 7 removes those from the pending list).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface AutoClaimResult {
+  readonly next: string
+  readonly entries: ReadonlyArray<StreamEntry>
+  readonly deleted: ReadonlyArray<string>
+}
+
+/**
+ * XINFO STREAM.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StreamInfo {
+  readonly length: number
+  readonly groups: number
+  readonly lastGeneratedId: string
+  readonly maxDeletedEntryId: string
+  readonly entriesAdded: number
+  readonly recordedFirstEntryId: string
+  readonly firstEntry: StreamEntry | null
+  readonly lastEntry: StreamEntry | null
+}
+
+/**
+ * One group of XINFO GROUPS. `entriesRead` and `lag` are `null` where Redis
+ * reports them as null (the lag cannot be computed, for example after
+ * deletions in the middle of the stream).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface GroupInfo {
+  readonly name: string
+  readonly consumers: number
+  readonly pending: number
+  readonly lastDeliveredId: string
+  readonly entriesRead: number | null
+  readonly lag: number | null
+}
+
+/**
+ * One consumer of XINFO CONSUMERS. `inactiveMs` is `null` on servers before
+ * 7.2, which do not report it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ConsumerInfo {
+  readonly name: string
+  readonly pending: number
+  readonly idleMs: number
+  readonly inactiveMs: number | null
+}
+
+/**
+ * A reader on its own connection, for blocking reads. Interrupting a fiber
+ * blocked in `readGroup` returns promptly (the Redis implementation unblocks
+ * the connection with CLIENT UNBLOCK from another connection).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface BlockingReader {
+  readonly readGroup: (
+    options: BlockingReadGroupOptions
+  ) => Effect.Effect<ReadonlyArray<ReadEntry>, BackendError>
+}
+
+/**
+ * The service shape.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Service {
+  /** "redis" or "memory" */
+  readonly kind: "redis" | "memory"
+  /** the server version, read once when the backend is built (`"7.0.15"`) */
+  readonly serverVersion: string
+
+  /** XADD; fails with `StreamNotFound` when `noMkStream` is set and the stream is missing */
+  readonly add: (stream: string, fields: Fields, options?: AddOptions) => Effect.Effect<string, BackendError>
+  /** many XADDs in one round trip, in order; returns their ids in order */
+  readonly addMany: (
+    stream: string,
+    entries: ReadonlyArray<Fields>,
+    options?: Omit<AddOptions, "id">
+  ) => Effect.Effect<ReadonlyArray<string>, BackendError>
+
+  /** non-blocking XREADGROUP */
+  readonly readGroup: (options: ReadGroupOptions) => Effect.Effect<ReadonlyArray<ReadEntry>, BackendError>
+  /** a reader with its own connection for blocking reads, released with the scope */
+  readonly blockingReader: Effect.Effect<BlockingReader, RedisConnectionError, Scope.Scope>
+
+  /** XACK of many ids; returns how many were pending */
+  readonly ack: (stream: string, group: string, ids: ReadonlyArray<string>) => Effect.Effect<number, BackendError>
+  /** XACK then XDEL of the same ids, atomically, in one round trip; returns how many were acknowledged */
+  readonly ackAndDelete: (
+    stream: string,
+    group: string,
+    ids: ReadonlyArray<string>
+  ) => Effect.Effect<number, BackendError>
+
+  /** XPENDING summary */
+  readonly pendingSummary: (stream: string, group: string) => Effect.Effect<PendingSummary, BackendError>
+  /** XPENDING extended form */
+  readonly pending: (options: PendingOptions) => Effect.Effect<ReadonlyArray<PendingEntry>, BackendError>
+
+  /** XCLAIM; increments delivery counts; deleted entries are dropped from the pending list and not returned */
+  readonly claim: (options: ClaimOptions) => Effect.Effect<ReadonlyArray<StreamEntry>, BackendError>
+  /** XCLAIM ... JUSTID; delivery counts unchanged; returns the claimed ids */
+  readonly claimJustId: (options: ClaimOptions) => Effect.Effect<ReadonlyArray<string>, BackendError>
+  /** XAUTOCLAIM */
+  readonly autoClaim: (options: AutoClaimOptions) => Effect.Effect<AutoClaimResult, BackendError>
+
+  /** XINFO STREAM; fails with `StreamNotFound` */
+  readonly streamInfo: (stream: string) => Effect.Effect<StreamInfo, BackendError>
+  /** XINFO GROUPS; fails with `StreamNotFound` */
+  readonly groupsInfo: (stream: string) => Effect.Effect<ReadonlyArray<GroupInfo>, BackendError>
+  /** XINFO CONSUMERS; fails with `GroupNotFound` or `StreamNotFound` */
+  readonly consumersInfo: (stream: string, group: string) => Effect.Effect<ReadonlyArray<ConsumerInfo>, BackendError>
+
+  /**
+   * XGROUP CREATE. `id` is `"$"`, `"0"` or an id. Returns `true` when created,
+   * `false` when the group existed already (BUSYGROUP is not an error here).
+   */
+  readonly createGroup: (
+    stream: string,
+    group: string,
+    options: { readonly id: string; readonly mkStream?: boolean | undefined; readonly entriesRead?: number | undefined }
+  ) => Effect.Effect<boolean, BackendError>
+  /** XGROUP DESTROY; `true` when the group existed */
+  readonly destroyGroup: (stream: string, group: string) => Effect.Effect<boolean, BackendError>
+  /** XGROUP CREATECONSUMER; `true` when created */
+  readonly createConsumer: (stream: string, group: string, consumer: string) => Effect.Effect<boolean, BackendError>
+  /** XGROUP DELCONSUMER; returns the number of pending entries it dropped (they are lost to the group) */
+  readonly deleteConsumer: (stream: string, group: string, consumer: string) => Effect.Effect<number, BackendError>
+  /** XGROUP SETID */
+  readonly setGroupId: (
+    stream: string,
+    group: string,
+    id: string,
+    options?: { readonly entriesRead?: number | undefined }
+  ) => Effect.Effect<void, BackendError>
+
+  /** XDEL; returns how many existed */
+  readonly delete: (stream: string, ids: ReadonlyArray<string>) => Effect.Effect<number, BackendError>
+  /** XTRIM; returns how many were removed */
+  readonly trim: (stream: string, trim: Trim) => Effect.Effect<number, BackendError>
+  /** XLEN; 0 for a missing key */
+  readonly length: (stream: string) => Effect.Effect<number, BackendError>
+  /** XRANGE, or XREVRANGE with `reverse`. `start` is always the low bound (default `-`) and `end` the high one (default `+`); `reverse` only changes the order */
+  readonly range: (
+    stream: string,
+    options?: {
+      readonly start?: string | undefined
+      readonly end?: string | undefined
+      readonly count?: number | undefined
+      readonly reverse?: boolean | undefined
+    }
+  ) => Effect.Effect<ReadonlyArray<StreamEntry>, BackendError>
+}
+
+/**
+ * The backend service tag.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class StreamsBackend extends Context.Tag("effect-redis-streams/StreamsBackend")<StreamsBackend, Service>() {}
