@@ -339,6 +339,23 @@ export interface Service {
   readonly createConsumer: (stream: string, group: string, consumer: string) => Effect.Effect<boolean, BackendError>
   /** XGROUP DELCONSUMER; returns the number of pending entries it dropped (they are lost to the group) */
   readonly deleteConsumer: (stream: string, group: string, consumer: string) => Effect.Effect<number, BackendError>
+  /**
+   * Delete a consumer atomically only if it has no pending entries and has
+   * been idle for at least `minIdleMs` (default 0), so a consumer that came
+   * back or received entries in the meantime is never deleted and no pending
+   * entry is ever dropped (the Redis implementation runs one Lua script).
+   * Returns whether it was deleted, and its pending count and idle time as
+   * seen at that instant (`idleMs` null when the consumer does not exist).
+   */
+  readonly deleteConsumerIfIdle: (
+    stream: string,
+    group: string,
+    consumer: string,
+    options?: { readonly minIdleMs?: number | undefined }
+  ) => Effect.Effect<
+    { readonly deleted: boolean; readonly pending: number; readonly idleMs: number | null },
+    BackendError
+  >
   /** XGROUP SETID */
   readonly setGroupId: (
     stream: string,

@@ -1,0 +1,222 @@
+/**
+ * The Producer: adds messages to a stream, one at a time or many in one
+ * pipelined round trip, with optional trimming.
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Producer } from "effect-redis-streams"
+ *
+ * const program = Effect.gen(function*() {
+ *   const producer = yield* Producer.make({ stream: "orders", trim: { maxlen: 10_000 } })
+ *   const id = yield* producer.add({ message: "stuff goes here" })
+ * })
+ * ```
+ *
+ * Payloads: without a schema a message is a map of string fields, stored as
+ * the entry's fields (readable by any Redis client). With a `Schema`, values
+ * are encoded first: a schema whose encoded form is a struct of strings is
+ * stored field by field, anything else as JSON in one field named `data`
+ * (override with `encoding`). A value that does not encode fails with
+ * `MessageEncodeError` before anything is sent.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import type * as Schema from "effect/Schema"
+import * as Codec from "./internal/codec.js"
+import { validateStreamId } from "./internal/validate.js"
+import { type Fields, StreamsBackend, type Trim } from "./StreamsBackend.js"
+import { type BackendError, InvalidOptions, MessageEncodeError } from "./StreamsError.js"
+
+/**
+ * Trimming applied with every add: `maxlen` keeps about that many entries
+ * (approximate `~` by default, as the seed's `maxlen`; `approximate: false`
+ * for exact), `minid` drops entries with smaller ids.
+ *
+ * Trimming deletes entries whether or not a group has read or acknowledged
+ * them: size it well above the backlog you expect.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type TrimOptions =
+  | {
+    readonly maxlen: number
+    readonly approximate?: boolean | undefined
+    readonly limit?: number | undefined
+  }
+  | {
+    readonly minid: string
+    readonly approximate?: boolean | undefined
+    readonly limit?: number | undefined
+  }
+
+/**
+ * Producer options.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options<A = Record<string, string>, I = unknown> {
+  readonly stream: string
+  /** typed payloads; without it messages are field maps */
+  readonly schema?: Schema.Schema<A, I, never> | undefined
+  /** override how encoded values are stored: field by field, or JSON in the `data` field */
+  readonly encoding?: "fields" | "json" | undefined
+  readonly trim?: TrimOptions | undefined
+  /** do not create a missing stream; `add` fails with `StreamNotFound` instead */
+  readonly noMkStream?: boolean | undefined
+}
+
+/**
+ * Failures of the Producer.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type ProducerError = BackendError | MessageEncodeError
+
+/**
+ * The Producer service.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Service<A> {
+  readonly stream: string
+  /** add one message; returns its id */
+  readonly add: (message: A) => Effect.Effect<string, ProducerError>
+  /**
+   * add many messages in order, pipelined in one round trip (in chunks);
+   * returns their ids in order. Every message is encoded before anything is
+   * sent, so an encoding failure sends nothing.
+   */
+  readonly addAll: (messages: Iterable<A>) => Effect.Effect<ReadonlyArray<string>, ProducerError>
+}
+
+/**
+ * The default Producer tag, for field-map messages. For a typed producer,
+ * declare your own tag over `Service<A>` and build it with `layerAs`.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class Producer extends Context.Tag("effect-redis-streams/Producer")<Producer, Service<Record<string, string>>>() {}
+
+const toTrim = (trim: TrimOptions): Trim =>
+  "maxlen" in trim
+    ? { strategy: "maxlen", threshold: trim.maxlen, approximate: trim.approximate ?? true, limit: trim.limit }
+    : { strategy: "minid", threshold: trim.minid, approximate: trim.approximate ?? true, limit: trim.limit }
+
+const validate = (options: Options<any, any>): Effect.Effect<void, InvalidOptions> =>
+  Effect.suspend(() => {
+    if (typeof options.stream !== "string" || options.stream.length === 0) {
+      return Effect.fail(new InvalidOptions({ option: "stream", message: "stream must be a non-empty string" }))
+    }
+    const trim = options.trim
+    if (trim !== undefined) {
+      if ("maxlen" in trim) {
+        if (!Number.isInteger(trim.maxlen) || trim.maxlen < 0) {
+          return Effect.fail(
+            new InvalidOptions({ option: "trim.maxlen", message: `trim.maxlen must be an integer >= 0, got ${trim.maxlen}` })
+          )
+        }
+      } else if (!validateStreamId(trim.minid)) {
+        return Effect.fail(
+          new InvalidOptions({ option: "trim.minid", message: `trim.minid must be a stream id like "1700000000000-0", got "${trim.minid}"` })
+        )
+      }
+      if (trim.limit !== undefined && (!Number.isInteger(trim.limit) || trim.limit < 0)) {
+        return Effect.fail(
+          new InvalidOptions({ option: "trim.limit", message: `trim.limit must be an integer >= 0, got ${trim.limit}` })
+        )
+      }
+      if (trim.limit !== undefined && trim.approximate === false) {
+        return Effect.fail(new InvalidOptions({ option: "trim.limit", message: "trim.limit needs approximate trimming" }))
+      }
+    }
+    return Effect.void
+  })
+
+/**
+ * Build a Producer on the `StreamsBackend` in context.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: {
+  <A, I>(options: Options<A, I> & { readonly schema: Schema.Schema<A, I, never> }): Effect.Effect<
+    Service<A>,
+    InvalidOptions,
+    StreamsBackend
+  >
+  (options: Options): Effect.Effect<Service<Record<string, string>>, InvalidOptions, StreamsBackend>
+} = (options: Options<any, any>): Effect.Effect<Service<any>, InvalidOptions, StreamsBackend> =>
+  Effect.gen(function*() {
+    yield* validate(options)
+    const backend = yield* StreamsBackend
+    const codec: Codec.Codec<any> = options.schema === undefined
+      ? Codec.recordCodec
+      : Codec.make(options.schema, options.encoding)
+    const stream = options.stream
+    const addOptions = {
+      trim: options.trim === undefined ? undefined : toTrim(options.trim),
+      noMkStream: options.noMkStream
+    }
+    const attributes = { "messaging.system": "redis", "messaging.destination.name": stream }
+    const encodeOne = (message: unknown): Either.Either<Fields, MessageEncodeError> =>
+      Either.mapLeft(
+        codec.encode(message),
+        (reason) => new MessageEncodeError({ stream, message: `cannot encode a message for stream "${stream}": ${reason}` })
+      )
+
+    const add = (message: unknown) =>
+      Effect.suspend(() => {
+        const fields = encodeOne(message)
+        return Either.isLeft(fields) ? Effect.fail(fields.left) : backend.add(stream, fields.right, addOptions)
+      }).pipe(Effect.withSpan("Producer.add", { kind: "producer", attributes }))
+
+    const addAll = (messages: Iterable<unknown>) =>
+      Effect.suspend(() => {
+        const all: Array<Fields> = []
+        for (const message of messages) {
+          const fields = encodeOne(message)
+          if (Either.isLeft(fields)) {
+            return Effect.fail(
+              new MessageEncodeError({
+                stream,
+                message: `${fields.left.message} (message #${all.length}; nothing was sent)`
+              })
+            )
+          }
+          all.push(fields.right)
+        }
+        if (all.length === 0) return Effect.succeed([] as ReadonlyArray<string>)
+        return backend.addMany(stream, all, addOptions)
+      }).pipe(Effect.withSpan("Producer.addAll", { kind: "producer", attributes }))
+
+    return { stream, add, addAll }
+  })
+
+/**
+ * The default Producer layer (field-map messages).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: Options): Layer.Layer<Producer, InvalidOptions, StreamsBackend> =>
+  Layer.effect(Producer, make(options))
+
+/**
+ * A layer for your own (typed) Producer tag.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerAs = <Id, A, I>(
+  tag: Context.Tag<Id, Service<A>>,
+  options: Options<A, I> & { readonly schema: Schema.Schema<A, I, never> }
+): Layer.Layer<Id, InvalidOptions, StreamsBackend> => Layer.effect(tag, make(options))

@@ -1,0 +1,153 @@
+/**
+ * How message bodies become stream fields and back.
+ *
+ * - No schema: the body is a field map (`{ message: "stuff goes here" }`),
+ *   stored as the entry's fields, readable by any Redis client.
+ * - A schema whose encoded side is a struct of string properties
+ *   (`Schema.Struct({ orderId: Schema.String, amount: Schema.NumberFromString })`):
+ *   encoded, then stored field by field.
+ * - Any other schema: encoded, then stored as JSON in one field, `data`.
+ *
+ * `encoding: "fields" | "json"` overrides the choice.
+ *
+ * @internal
+ */
+import * as Either from "effect/Either"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import * as AST from "effect/SchemaAST"
+import type { Fields } from "../StreamsBackend.js"
+
+/** @internal */
+export type Encoding = "fields" | "json"
+
+/** @internal */
+export const JSON_FIELD = "data"
+
+/** @internal */
+export interface Codec<A> {
+  readonly encoding: Encoding
+  /** Right(fields) or Left(reason) */
+  readonly encode: (value: A) => Either.Either<Fields, string>
+  /** Right(value) or Left(reason) */
+  readonly decode: (fields: Fields) => Either.Either<A, string>
+}
+
+const isStringLike = (ast: AST.AST): boolean => {
+  switch (ast._tag) {
+    case "StringKeyword":
+    case "TemplateLiteral":
+      return true
+    case "Literal":
+      return typeof ast.literal === "string"
+    case "Union":
+      return ast.types.every(isStringLike)
+    case "Refinement":
+      return isStringLike(ast.from)
+    case "Suspend":
+      return false
+    default:
+      return false
+  }
+}
+
+/** @internal */
+export const fieldsEncodable = (ast: AST.AST): boolean => {
+  const encoded = AST.encodedAST(ast)
+  const target = encoded._tag === "Refinement" ? encoded.from : encoded
+  if (target._tag !== "TypeLiteral") return false
+  if (target.indexSignatures.length > 0) return false
+  return target.propertySignatures.every((ps) => typeof ps.name === "string" && isStringLike(ps.type))
+}
+
+/** flat fields -> object (the last value wins for a repeated field, as most clients do) */
+export const fieldsToRecord = (fields: Fields): Record<string, string> => {
+  const out: Record<string, string> = {}
+  for (let i = 0; i + 1 < fields.length; i += 2) out[fields[i]!] = fields[i + 1]!
+  return out
+}
+
+/** object -> flat fields */
+export const recordToFields = (record: Readonly<Record<string, string>>): Array<string> => {
+  const out: Array<string> = []
+  for (const key in record) {
+    const value = record[key]
+    if (value !== undefined) out.push(key, value)
+  }
+  return out
+}
+
+const formatError = (e: ParseResult.ParseError): string => ParseResult.TreeFormatter.formatErrorSync(e)
+
+/** the codec of plain field maps (no schema) */
+export const recordCodec: Codec<Record<string, string>> = {
+  encoding: "fields",
+  encode: (value) => {
+    if (value === null || typeof value !== "object") return Either.left("a message must be an object of string fields")
+    const out: Array<string> = []
+    for (const key in value) {
+      const v = value[key]
+      if (v === undefined) continue
+      if (typeof v !== "string") return Either.left(`field "${key}" must be a string, got ${typeof v}`)
+      out.push(key, v)
+    }
+    if (out.length === 0) return Either.left("a stream entry needs at least one field")
+    return Either.right(out)
+  },
+  decode: (fields) => Either.right(fieldsToRecord(fields))
+}
+
+/** @internal */
+export const make = <A, I>(schema: Schema.Schema<A, I, never>, encoding?: Encoding): Codec<A> => {
+  const mode: Encoding = encoding ?? (fieldsEncodable(schema.ast) ? "fields" : "json")
+  const encodeSync = Schema.encodeEither(schema)
+  const decodeSync = Schema.decodeUnknownEither(schema)
+  if (mode === "fields") {
+    return {
+      encoding: mode,
+      encode: (value) => {
+        const r = encodeSync(value)
+        if (Either.isLeft(r)) return Either.left(formatError(r.left))
+        const enc = r.right as unknown
+        if (enc === null || typeof enc !== "object") return Either.left("the schema did not encode to an object of string fields")
+        const out = recordToFields(enc as Record<string, string>)
+        if (out.length === 0) return Either.left("a stream entry needs at least one field")
+        return Either.right(out)
+      },
+      decode: (fields) => {
+        const r = decodeSync(fieldsToRecord(fields))
+        return Either.isLeft(r) ? Either.left(formatError(r.left)) : Either.right(r.right)
+      }
+    }
+  }
+  return {
+    encoding: mode,
+    encode: (value) => {
+      const r = encodeSync(value)
+      if (Either.isLeft(r)) return Either.left(formatError(r.left))
+      let json: string | undefined
+      try {
+        json = JSON.stringify(r.right)
+      } catch (e) {
+        return Either.left(`the encoded value is not JSON serializable: ${String(e)}`)
+      }
+      if (json === undefined) return Either.left("the encoded value is not JSON serializable")
+      return Either.right([JSON_FIELD, json])
+    },
+    decode: (fields) => {
+      let raw: string | undefined
+      for (let i = 0; i + 1 < fields.length; i += 2) {
+        if (fields[i] === JSON_FIELD) raw = fields[i + 1]
+      }
+      if (raw === undefined) return Either.left(`the entry has no "${JSON_FIELD}" field`)
+      let parsed: unknown
+      try {
+        parsed = JSON.parse(raw)
+      } catch (e) {
+        return Either.left(`the "${JSON_FIELD}" field is not valid JSON: ${(e as Error).message}`)
+      }
+      const r = decodeSync(parsed)
+      return Either.isLeft(r) ? Either.left(formatError(r.left)) : Either.right(r.right)
+    }
+  }
+}
