@@ -174,13 +174,13 @@ export const make: {
       )
 
     const add = (message: unknown) =>
-      Effect.suspend(() => {
+      Effect.suspend((): Effect.Effect<string, ProducerError> => {
         const fields = encodeOne(message)
         return Either.isLeft(fields) ? Effect.fail(fields.left) : backend.add(stream, fields.right, addOptions)
       }).pipe(Effect.withSpan("Producer.add", { kind: "producer", attributes }))
 
     const addAll = (messages: Iterable<unknown>) =>
-      Effect.suspend(() => {
+      Effect.suspend((): Effect.Effect<ReadonlyArray<string>, ProducerError> => {
         const all: Array<Fields> = []
         for (const message of messages) {
           const fields = encodeOne(message)

@@ -1,0 +1,746 @@
+/**
+ * The Consumer: joins a consumer group and hands out batches.
+ *
+ * A batch holds at most `batchSize` messages and is emitted as soon as it is
+ * full, or when `maxWait` has passed since it began collecting, whichever
+ * comes first. Blocking reads wait only for the time left, so `maxWait` is
+ * not overrun by more than scheduling noise; `maxWait: 0` returns what is
+ * available at once. An empty wait emits nothing unless `emitEmpty` is set.
+ *
+ * Delivery is at-least-once. What is not acknowledged stays pending under this
+ * consumer's name and is delivered again: to this consumer when it restarts
+ * under the same name (its own pending entries come first), or to any
+ * consumer of the group once it has been idle for `claimIdle` (reclaim).
+ * An entry delivered more than `maxDeliveries` times, an entry that does not
+ * decode with the schema, or one a handler rejects with `Message.Poison`, is
+ * moved to the dead-letter stream (see `DeadLetter`).
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Consumer } from "effect-redis-streams"
+ *
+ * const program = Effect.gen(function*() {
+ *   const consumer = yield* Consumer.make({ stream: "orders", group: "billing", batchSize: 100, maxWait: "1 second" })
+ *   yield* consumer.process((message) => Effect.log(message.body), { concurrency: 10 })
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Schedule from "effect/Schedule"
+import type * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import * as Cause from "effect/Cause"
+import * as Os from "node:os"
+import * as DeadLetter from "./DeadLetter.js"
+import * as Codec from "./internal/codec.js"
+import * as V from "./internal/validate.js"
+import type { Batch, Message } from "./Message.js"
+import { Poison } from "./Message.js"
+import { type BlockingReader, type Fields, type ReadEntry, StreamsBackend } from "./StreamsBackend.js"
+import type * as StreamsBackendNs from "./StreamsBackend.js"
+import { type BackendError, InvalidOptions, type RedisConnectionError } from "./StreamsError.js"
+
+/**
+ * Where a group starts when the Consumer creates it: from the beginning of
+ * the stream (the default: nothing added before the first consumer started is
+ * skipped), only entries added from now on, or after a given id. It has no
+ * effect on a group that exists.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type StartFrom = "beginning" | "new" | { readonly id: string }
+
+/**
+ * Consumer options. Defaults: `blockTime` 2 s, `startFrom` "beginning",
+ * `claimIdle` 30 s (reclaim entries idle that long from any consumer of the
+ * group; `false` disables reclaim), `claimInterval` claimIdle / 2 (at most
+ * 5 s), `maxDeliveries` 5, `deadLetterStream` `DeadLetter.defaultStream(stream)`,
+ * `shutdownTimeout` 10 s, `removeOnShutdown` true, `reconnect` exponential
+ * backoff from 100 ms to 5 s, forever.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options<A = Record<string, string>, I = unknown> {
+  readonly stream: string
+  readonly group: string
+  /** the consumer name; the default is unique per instance: `<host>-<pid>-<random>` */
+  readonly consumer?: string | undefined
+  /** the most messages in a batch (>= 1) */
+  readonly batchSize: number
+  /** the longest a batch collects before it is emitted (>= 0) */
+  readonly maxWait: Duration.DurationInput
+  /** the longest single blocking read (BLOCK); also bounds how late reclaim and shutdown checks run */
+  readonly blockTime?: Duration.DurationInput | undefined
+  readonly startFrom?: StartFrom | undefined
+  readonly schema?: Schema.Schema<A, I, never> | undefined
+  readonly encoding?: "fields" | "json" | undefined
+  /** emit empty batches when `maxWait` passes with nothing read (the seed's polling style) */
+  readonly emitEmpty?: boolean | undefined
+  /** acknowledge and delete from the stream in one round trip (for single-group queues) */
+  readonly deleteOnAck?: boolean | undefined
+  readonly claimIdle?: Duration.DurationInput | false | undefined
+  readonly claimInterval?: Duration.DurationInput | undefined
+  /** an entry delivered more times than this goes to the dead-letter stream (>= 1) */
+  readonly maxDeliveries?: number | undefined
+  readonly deadLetterStream?: string | undefined
+  /** how long in-flight handlers may finish when `process` is interrupted */
+  readonly shutdownTimeout?: Duration.DurationInput | undefined
+  /** when the group disappears while consuming: recreate it (true) or fail with `GroupNotFound` (default) */
+  readonly recreateGroup?: boolean | undefined
+  /** on scope close, remove this consumer from the group if (and only if) it has nothing pending */
+  readonly removeOnShutdown?: boolean | undefined
+  /** retry policy for lost connections while consuming; the error reaches you when it gives up */
+  readonly reconnect?: Schedule.Schedule<unknown, BackendError> | undefined
+}
+
+/**
+ * Failures of a Consumer's stream.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type ConsumerError = BackendError
+
+/**
+ * Options of `process`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ProcessOptions {
+  /** handlers running at once within a batch (default 1) */
+  readonly concurrency?: number | "unbounded" | undefined
+}
+
+/**
+ * The Consumer service.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Service<A> {
+  readonly name: string
+  readonly stream: string
+  readonly group: string
+  readonly deadLetterStream: string
+  /**
+   * The batches. One run at a time per Consumer (a second run waits). Each
+   * run first hands out this consumer's own pending entries, then new ones,
+   * with reclaimed entries of other consumers mixed in as they become idle.
+   */
+  readonly batches: Stream.Stream<Batch<A>, ConsumerError>
+  /**
+   * Run `handler` for every message, `concurrency` at a time within a batch;
+   * acknowledge the successes of each batch in one round trip; leave failures
+   * pending for redelivery (a `Message.Poison` failure goes to the dead-letter
+   * stream at once). Runs until interrupted; on interruption it stops reading
+   * at once, lets in-flight handlers finish within `shutdownTimeout`, and
+   * acknowledges what succeeded.
+   */
+  readonly process: <E, R>(
+    handler: (message: Message<A>) => Effect.Effect<unknown, E, R>,
+    options?: ProcessOptions
+  ) => Effect.Effect<never, ConsumerError, R>
+  /** like `process`, one handler call per batch: success acknowledges the whole batch */
+  readonly processBatch: <E, R>(
+    handler: (batch: Batch<A>) => Effect.Effect<unknown, E, R>
+  ) => Effect.Effect<never, ConsumerError, R>
+  /** acknowledge ids of this group in one round trip; returns how many were pending */
+  readonly ack: (ids: Iterable<string>) => Effect.Effect<number, BackendError>
+}
+
+/**
+ * The default Consumer tag, for field-map messages. For a typed consumer,
+ * declare your own tag over `Service<A>` and build it with `layerAs`.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class Consumer extends Context.Tag("effect-redis-streams/Consumer")<Consumer, Service<Record<string, string>>>() {}
+
+/**
+ * A consumer name unique per instance: host, process id and a random part.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const defaultName = (): string =>
+  `${Os.hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 10)}`
+
+interface Resolved {
+  readonly stream: string
+  readonly group: string
+  readonly name: string
+  readonly batchSize: number
+  readonly maxWaitMs: number
+  readonly blockMs: number
+  readonly startId: string
+  readonly claimIdleMs: number | undefined
+  readonly claimIntervalMs: number
+  readonly maxDeliveries: number
+  readonly deadLetterStream: string
+  readonly shutdownMs: number
+  readonly emitEmpty: boolean
+  readonly deleteOnAck: boolean
+  readonly recreateGroup: boolean
+  readonly removeOnShutdown: boolean
+}
+
+const resolve = (options: Options<any, any>): Effect.Effect<Resolved, InvalidOptions> =>
+  Effect.gen(function*() {
+    const stream = yield* V.nonEmpty("stream", options.stream)
+    const group = yield* V.nonEmpty("group", options.group)
+    const name = options.consumer === undefined ? defaultName() : yield* V.nonEmpty("consumer", options.consumer)
+    const batchSize = yield* V.integer("batchSize", options.batchSize, 1, 1_000_000)
+    if (options.maxWait === undefined) {
+      return yield* new InvalidOptions({ option: "maxWait", message: "maxWait is required (a duration >= 0)" })
+    }
+    const maxWaitMs = yield* V.duration("maxWait", options.maxWait, 0)
+    const blockMs = yield* V.duration("blockTime", options.blockTime, "2 seconds", 1)
+    let startId = "0"
+    const startFrom = options.startFrom ?? "beginning"
+    if (startFrom === "new") startId = "$"
+    else if (startFrom !== "beginning") {
+      if (typeof startFrom !== "object" || !V.validateStreamId(startFrom.id)) {
+        return yield* new InvalidOptions({
+          option: "startFrom",
+          message: `startFrom must be "beginning", "new" or { id: "<ms>-<seq>" }, got ${JSON.stringify(startFrom)}`
+        })
+      }
+      startId = startFrom.id
+    }
+    const claimIdleMs = options.claimIdle === false
+      ? undefined
+      : yield* V.duration("claimIdle", options.claimIdle, "30 seconds", 1)
+    const claimIntervalMs = yield* V.duration(
+      "claimInterval",
+      options.claimInterval,
+      Duration.millis(Math.min(5000, Math.max(10, Math.floor((claimIdleMs ?? 30_000) / 2)))),
+      1
+    )
+    const maxDeliveries = yield* V.integer("maxDeliveries", options.maxDeliveries ?? 5, 1)
+    const deadLetterStream = options.deadLetterStream === undefined
+      ? DeadLetter.defaultStream(stream)
+      : yield* V.nonEmpty("deadLetterStream", options.deadLetterStream)
+    if (deadLetterStream === stream) {
+      return yield* new InvalidOptions({ option: "deadLetterStream", message: "deadLetterStream must differ from stream" })
+    }
+    const shutdownMs = yield* V.duration("shutdownTimeout", options.shutdownTimeout, "10 seconds", 0)
+    return {
+      stream,
+      group,
+      name,
+      batchSize,
+      maxWaitMs,
+      blockMs,
+      startId,
+      claimIdleMs,
+      claimIntervalMs,
+      maxDeliveries,
+      deadLetterStream,
+      shutdownMs,
+      emitEmpty: options.emitEmpty ?? false,
+      deleteOnAck: options.deleteOnAck ?? false,
+      recreateGroup: options.recreateGroup ?? false,
+      removeOnShutdown: options.removeOnShutdown ?? true
+    }
+  })
+
+/** remembers the last handler error per id (bounded), for dead-letter metadata */
+class LastErrors {
+  private readonly map = new Map<string, string>()
+  set(id: string, error: string) {
+    this.map.delete(id)
+    this.map.set(id, error)
+    if (this.map.size > 10_000) {
+      const first = this.map.keys().next()
+      if (!first.done) this.map.delete(first.value)
+    }
+  }
+  get(id: string): string | undefined {
+    return this.map.get(id)
+  }
+  delete(id: string) {
+    this.map.delete(id)
+  }
+  get size() {
+    return this.map.size
+  }
+}
+
+interface Ctx<A> {
+  readonly o: Resolved
+  readonly backend: StreamsBackendNs.Service
+  readonly codec: Codec.Codec<A>
+  readonly lazyBody: boolean
+  readonly ackIds: (ids: ReadonlyArray<string>) => Effect.Effect<number, BackendError>
+  readonly deadLetter: (id: string, fields: Fields, deliveries: number, error: string) => Effect.Effect<void, BackendError>
+}
+
+class MessageImpl<A> implements Message<A> {
+  private cachedFields: Record<string, string> | undefined
+  private cachedBody: A | undefined
+  constructor(
+    readonly ctx: Ctx<A>,
+    readonly id: string,
+    readonly rawFields: Fields,
+    readonly deliveryCount: number,
+    body: A | undefined
+  ) {
+    this.cachedBody = body
+  }
+  get body(): A {
+    if (this.cachedBody === undefined) this.cachedBody = this.fields as A
+    return this.cachedBody
+  }
+  get fields(): Readonly<Record<string, string>> {
+    if (this.cachedFields === undefined) this.cachedFields = Codec.fieldsToRecord(this.rawFields)
+    return this.cachedFields
+  }
+  get stream() {
+    return this.ctx.o.stream
+  }
+  get group() {
+    return this.ctx.o.group
+  }
+  get consumer() {
+    return this.ctx.o.name
+  }
+  get ack(): Effect.Effect<void, BackendError> {
+    return Effect.asVoid(this.ctx.ackIds([this.id]))
+  }
+  deadLetter(reason: string): Effect.Effect<void, BackendError> {
+    return this.ctx.deadLetter(this.id, this.rawFields, this.deliveryCount, reason)
+  }
+}
+
+const makeBatch = <A>(ctx: Ctx<A>, messages: ReadonlyArray<Message<A>>): Batch<A> => {
+  const ids = (ms: Iterable<Message<A>>) => Array.from(ms, (m) => m.id)
+  return {
+    messages,
+    get ack() {
+      return Effect.asVoid(ctx.ackIds(ids(messages)))
+    },
+    ackMessages: (ms) => Effect.asVoid(ctx.ackIds(ids(ms))),
+    ackIds: (xs) => Effect.asVoid(ctx.ackIds(Array.from(xs)))
+  }
+}
+
+const isConnectionError = (e: { readonly _tag: string }): e is RedisConnectionError => e._tag === "RedisConnectionError"
+
+/**
+ * Run `work` so that interrupting the caller lets it finish within
+ * `graceMs`, then interrupts it (its own finalizers still run).
+ */
+const graceful = <A, E, R>(work: Effect.Effect<A, E, R>, graceMs: number): Effect.Effect<A, E, R> =>
+  Effect.uninterruptibleMask((restore) =>
+    Effect.flatMap(Effect.fork(restore(work)), (fiber) =>
+      restore(Fiber.join(fiber)).pipe(
+        Effect.onInterrupt(() =>
+          Effect.flatMap(
+            Effect.forkDaemon(
+              Effect.interruptible(Effect.sleep(Duration.millis(graceMs))).pipe(
+                Effect.zipRight(Fiber.interruptFork(fiber))
+              )
+            ),
+            (timer) => Effect.zipRight(Fiber.await(fiber), Fiber.interruptFork(timer))
+          )
+        )
+      ))
+  )
+
+/**
+ * Build a Consumer: validates the options, creates the group if missing
+ * (MKSTREAM; `startFrom` chooses its first id) and registers the consumer
+ * name. Scoped: closing the scope removes the consumer from the group when
+ * it has nothing pending.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: {
+  <A, I>(options: Options<A, I> & { readonly schema: Schema.Schema<A, I, never> }): Effect.Effect<
+    Service<A>,
+    InvalidOptions | BackendError,
+    StreamsBackend | Scope.Scope
+  >
+  (options: Options): Effect.Effect<
+    Service<Record<string, string>>,
+    InvalidOptions | BackendError,
+    StreamsBackend | Scope.Scope
+  >
+} = (options: Options<any, any>): Effect.Effect<Service<any>, InvalidOptions | BackendError, StreamsBackend | Scope.Scope> =>
+  Effect.gen(function*() {
+    const o = yield* resolve(options)
+    const backend = yield* StreamsBackend
+    const codec: Codec.Codec<any> = options.schema === undefined
+      ? Codec.recordCodec
+      : Codec.make(options.schema, options.encoding)
+    const reconnect: Schedule.Schedule<unknown, BackendError> = options.reconnect ??
+      Schedule.exponential(Duration.millis(100)).pipe(Schedule.union(Schedule.spaced(Duration.seconds(5))))
+    const annotations = { stream: o.stream, group: o.group, consumer: o.name }
+    const attributes = {
+      "messaging.system": "redis",
+      "messaging.destination.name": o.stream,
+      "messaging.consumer.group.name": o.group,
+      "messaging.consumer.name": o.name
+    }
+    const lastErrors = new LastErrors()
+
+    const createGroup = backend.createGroup(o.stream, o.group, { id: o.startId, mkStream: true })
+    const created = yield* createGroup
+    if (created) yield* Effect.logInfo(`created consumer group "${o.group}" on "${o.stream}" at ${o.startId}`)
+    yield* backend.createConsumer(o.stream, o.group, o.name)
+
+    /** retry lost connections with the reconnect policy; recreate a vanished group when asked */
+    const resilient = <X>(effect: Effect.Effect<X, BackendError>): Effect.Effect<X, BackendError> => {
+      const withGroup: Effect.Effect<X, BackendError> = o.recreateGroup
+        ? Effect.catchTag(effect, "GroupNotFound", (e) =>
+          Effect.logWarning(`${e.message}: recreating the group`).pipe(
+            Effect.zipRight(backend.createGroup(o.stream, o.group, { id: o.startId, mkStream: true })),
+            Effect.zipRight(effect)
+          ))
+        : effect
+      return Effect.retry(
+        withGroup.pipe(
+          Effect.tapError((e) =>
+            isConnectionError(e) ? Effect.logWarning(`connection problem, retrying: ${e.message}`) : Effect.void
+          )
+        ),
+        { schedule: reconnect, while: isConnectionError }
+      )
+    }
+
+    const ackIds = (ids: ReadonlyArray<string>): Effect.Effect<number, BackendError> => {
+      if (ids.length === 0) return Effect.succeed(0)
+      for (const id of ids) lastErrors.delete(id)
+      return (o.deleteOnAck ? backend.ackAndDelete(o.stream, o.group, ids) : backend.ack(o.stream, o.group, ids)).pipe(
+        Effect.withSpan("Consumer.ack", { attributes: { ...attributes, "messaging.batch.message_count": ids.length } })
+      )
+    }
+
+    const deadLetter = (id: string, fields: Fields, deliveries: number, error: string) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        yield* backend.add(
+          o.deadLetterStream,
+          DeadLetter.toFields(fields, {
+            id,
+            stream: o.stream,
+            group: o.group,
+            consumer: o.name,
+            deliveries,
+            error,
+            at: now
+          })
+        )
+        yield* backend.ack(o.stream, o.group, [id])
+        lastErrors.delete(id)
+        yield* Effect.logWarning(`moved ${id} to the dead-letter stream "${o.deadLetterStream}": ${error}`)
+      }).pipe(Effect.withSpan("Consumer.deadLetter", { attributes }))
+
+    const ctx: Ctx<any> = { o, backend, codec, lazyBody: options.schema === undefined, ackIds, deadLetter }
+
+    /** decode an entry into a message, or dead-letter it when it does not decode */
+    const toMessage = (
+      id: string,
+      fields: Fields,
+      deliveries: number,
+      out: Array<Message<any>>
+    ): Effect.Effect<void, BackendError> => {
+      if (ctx.lazyBody) {
+        out.push(new MessageImpl(ctx, id, fields, deliveries, undefined))
+        return Effect.void
+      }
+      const decoded = codec.decode(fields)
+      if (Either.isRight(decoded)) {
+        out.push(new MessageImpl(ctx, id, fields, deliveries, decoded.right))
+        return Effect.void
+      }
+      return deadLetter(id, fields, deliveries, `cannot decode: ${decoded.left}`)
+    }
+
+    /** entries delivered before (own pending or claimed): find delivery counts, drop deleted, dead-letter the exhausted */
+    const handleRedelivered = (entries: ReadonlyArray<ReadEntry>, out: Array<Message<any>>, origin: string) =>
+      Effect.gen(function*() {
+        const deleted: Array<string> = []
+        const live: Array<{ readonly id: string; readonly fields: Fields }> = []
+        for (const e of entries) {
+          if (e.fields === null) deleted.push(e.id)
+          else live.push({ id: e.id, fields: e.fields })
+        }
+        if (deleted.length > 0) {
+          yield* resilient(backend.ack(o.stream, o.group, deleted))
+          yield* Effect.logWarning(
+            `${deleted.length} pending entries (${origin}) were deleted or trimmed from the stream before being processed; acknowledged them: ${
+              deleted.slice(0, 20).join(", ")
+            }`
+          )
+        }
+        if (live.length === 0) return
+        const counts = new Map<string, number>()
+        const pending = yield* resilient(backend.pending({
+          stream: o.stream,
+          group: o.group,
+          start: live[0]!.id,
+          end: live[live.length - 1]!.id,
+          count: live.length + 1000,
+          consumer: o.name
+        }))
+        for (const p of pending) counts.set(p.id, p.deliveries)
+        for (const e of live) {
+          const deliveries = counts.get(e.id) ?? 2
+          if (deliveries > o.maxDeliveries) {
+            yield* resilient(deadLetter(
+              e.id,
+              e.fields,
+              deliveries,
+              lastErrors.get(e.id) ?? `delivered ${deliveries} times, more than maxDeliveries (${o.maxDeliveries})`
+            ))
+          } else {
+            yield* toMessage(e.id, e.fields, deliveries, out)
+          }
+        }
+      })
+
+    const pushFresh = (entries: ReadonlyArray<ReadEntry>, out: Array<Message<any>>): Effect.Effect<void, BackendError> => {
+      if (ctx.lazyBody) {
+        for (const e of entries) out.push(new MessageImpl(ctx, e.id, e.fields ?? [], 1, undefined))
+        return Effect.void
+      }
+      return Effect.forEach(entries, (e) => toMessage(e.id, e.fields ?? [], 1, out), { discard: true })
+    }
+
+    const lock = yield* Effect.makeSemaphore(1)
+
+    const batches: Stream.Stream<Batch<any>, BackendError> = Stream.unwrapScoped(
+      Effect.gen(function*() {
+        yield* Effect.acquireRelease(lock.take(1), () => lock.release(1))
+        const reader: BlockingReader = yield* Effect.retry(backend.blockingReader, {
+          schedule: reconnect,
+          while: isConnectionError
+        })
+        const state = {
+          phase: "pending" as "pending" | "new",
+          pendingCursor: "0",
+          reclaimCursor: "0-0",
+          nextReclaimAt: 0
+        }
+        const readNew = (count: number, blockMs: number | undefined) =>
+          resilient(
+            blockMs === undefined
+              ? backend.readGroup({ stream: o.stream, group: o.group, consumer: o.name, id: ">", count })
+              : reader.readGroup({ stream: o.stream, group: o.group, consumer: o.name, id: ">", count, blockMs })
+          )
+
+        const collect = Effect.gen(function*() {
+          const out: Array<Message<any>> = []
+          let deadline = (yield* Clock.currentTimeMillis) + o.maxWaitMs
+          let finalReadDone = false
+          while (out.length < o.batchSize) {
+            const remaining = o.batchSize - out.length
+            if (state.phase === "pending") {
+              const own = yield* resilient(backend.readGroup({
+                stream: o.stream,
+                group: o.group,
+                consumer: o.name,
+                id: state.pendingCursor,
+                count: remaining
+              }))
+              if (own.length === 0) state.phase = "new"
+              else {
+                state.pendingCursor = own[own.length - 1]!.id
+                yield* handleRedelivered(own, out, "own pending")
+              }
+              continue
+            }
+            const now = yield* Clock.currentTimeMillis
+            if (o.claimIdleMs !== undefined && now >= state.nextReclaimAt) {
+              const r = yield* resilient(backend.autoClaim({
+                stream: o.stream,
+                group: o.group,
+                consumer: o.name,
+                minIdleMs: o.claimIdleMs,
+                start: state.reclaimCursor,
+                count: remaining
+              }))
+              state.reclaimCursor = r.next
+              state.nextReclaimAt = r.next === "0-0" ? now + o.claimIntervalMs : now
+              if (r.deleted.length > 0) {
+                yield* Effect.logWarning(
+                  `${r.deleted.length} pending entries were deleted or trimmed from the stream before being processed; Redis dropped them from the pending list: ${
+                    r.deleted.slice(0, 20).join(", ")
+                  }`
+                )
+              }
+              if (r.entries.length > 0) {
+                yield* Effect.logInfo(`reclaimed ${r.entries.length} entries idle for more than ${o.claimIdleMs} ms`)
+                yield* handleRedelivered(r.entries, out, "reclaimed")
+                continue
+              }
+            }
+            const left = deadline - now
+            if (left >= 1) {
+              yield* pushFresh(yield* readNew(remaining, Math.min(Math.ceil(left), o.blockMs)), out)
+              continue
+            }
+            if (!finalReadDone) {
+              finalReadDone = true
+              yield* pushFresh(yield* readNew(remaining, undefined), out)
+              continue
+            }
+            if (out.length > 0 || o.emitEmpty) break
+            // nothing at all: wait for the first entry; a new collection begins when it arrives
+            const first = yield* readNew(remaining, o.blockMs)
+            if (first.length > 0) {
+              yield* pushFresh(first, out)
+              deadline = (yield* Clock.currentTimeMillis) + o.maxWaitMs
+              finalReadDone = false
+            }
+          }
+          return makeBatch(ctx, out)
+        }).pipe(Effect.withSpan("Consumer.batch", { kind: "consumer", attributes }))
+
+        return Stream.repeatEffect(collect)
+      }).pipe(Effect.annotateLogs(annotations))
+    )
+
+    const recordFailure = (id: string, cause: Cause.Cause<unknown>) => {
+      const failure = Cause.failureOption(cause)
+      const error = failure._tag === "Some" ? failure.value : Cause.squash(cause)
+      const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
+      lastErrors.set(id, text)
+      return text
+    }
+
+    const process = <E, R>(
+      handler: (message: Message<any>) => Effect.Effect<unknown, E, R>,
+      processOptions?: ProcessOptions
+    ): Effect.Effect<never, BackendError, R> => {
+      const concurrency = processOptions?.concurrency ?? 1
+      const runBatch = (batch: Batch<any>) =>
+        Effect.gen(function*() {
+          const succeeded: Array<string> = []
+          const ackSucceeded = Effect.suspend(() => resilient(ackIds(succeeded.splice(0))))
+          const one = (m: Message<any>) =>
+            handler(m).pipe(
+              Effect.matchCauseEffect({
+                onSuccess: () => Effect.sync(() => void succeeded.push(m.id)),
+                onFailure: (cause): Effect.Effect<void, BackendError> => {
+                  if (Cause.isInterruptedOnly(cause)) return Effect.void
+                  const failure = Cause.failureOption(cause)
+                  if (failure._tag === "Some" && failure.value instanceof Poison) {
+                    return resilient(m.deadLetter(failure.value.reason))
+                  }
+                  const text = recordFailure(m.id, cause)
+                  return Effect.logWarning(
+                    `handler failed for ${m.id} (delivery ${m.deliveryCount} of at most ${o.maxDeliveries}); it stays pending: ${text}`
+                  )
+                }
+              })
+            )
+          yield* Effect.forEach(batch.messages, one, { concurrency, discard: true }).pipe(
+            Effect.onInterrupt(() =>
+              ackSucceeded.pipe(
+                Effect.catchAll((e) => Effect.logError(`could not acknowledge after interruption: ${e.message}`))
+              )
+            )
+          )
+          yield* ackSucceeded
+        })
+      return batches.pipe(
+        Stream.mapEffect((batch) => graceful(runBatch(batch), o.shutdownMs)),
+        Stream.runDrain,
+        Effect.zipRight(Effect.never),
+        Effect.annotateLogs(annotations)
+      )
+    }
+
+    const processBatch = <E, R>(
+      handler: (batch: Batch<any>) => Effect.Effect<unknown, E, R>
+    ): Effect.Effect<never, BackendError, R> =>
+      batches.pipe(
+        Stream.mapEffect((batch) =>
+          graceful(
+            handler(batch).pipe(
+              Effect.matchCauseEffect({
+                onSuccess: () => resilient(batch.ack),
+                onFailure: (cause): Effect.Effect<void, BackendError> => {
+                  if (Cause.isInterruptedOnly(cause)) return Effect.void
+                  const failure = Cause.failureOption(cause)
+                  if (failure._tag === "Some" && failure.value instanceof Poison) {
+                    const reason = failure.value.reason
+                    return Effect.forEach(batch.messages, (m) => resilient(m.deadLetter(reason)), { discard: true })
+                  }
+                  let text = ""
+                  for (const m of batch.messages) text = recordFailure(m.id, cause)
+                  return Effect.logWarning(`batch handler failed; ${batch.messages.length} messages stay pending: ${text}`)
+                }
+              })
+            ),
+            o.shutdownMs
+          )
+        ),
+        Stream.runDrain,
+        Effect.zipRight(Effect.never),
+        Effect.annotateLogs(annotations)
+      )
+
+    if (o.removeOnShutdown) {
+      yield* Effect.addFinalizer(() =>
+        backend.deleteConsumerIfIdle(o.stream, o.group, o.name).pipe(
+          Effect.flatMap((r) =>
+            r.deleted
+              ? Effect.logDebug(`removed consumer "${o.name}" from group "${o.group}"`)
+              : Effect.logInfo(
+                `consumer "${o.name}" keeps ${r.pending} pending entries in group "${o.group}"; not removed (they will be reclaimed)`
+              )
+          ),
+          Effect.catchAll((e) => Effect.logWarning(`could not check consumer "${o.name}" on shutdown: ${e.message}`)),
+          Effect.annotateLogs(annotations)
+        )
+      )
+    }
+
+    return {
+      name: o.name,
+      stream: o.stream,
+      group: o.group,
+      deadLetterStream: o.deadLetterStream,
+      batches,
+      process,
+      processBatch,
+      ack: (ids) => ackIds(Array.from(ids))
+    } satisfies Service<any>
+  })
+
+/**
+ * The default Consumer layer (field-map messages).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: Options): Layer.Layer<Consumer, InvalidOptions | BackendError, StreamsBackend> =>
+  Layer.scoped(Consumer, make(options))
+
+/**
+ * A layer for your own (typed) Consumer tag.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerAs = <Id, A, I>(
+  tag: Context.Tag<Id, Service<A>>,
+  options: Options<A, I> & { readonly schema: Schema.Schema<A, I, never> }
+): Layer.Layer<Id, InvalidOptions | BackendError, StreamsBackend> => Layer.scoped(tag, make(options))

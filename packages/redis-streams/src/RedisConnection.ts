@@ -1,0 +1,218 @@
+/**
+ * The connection to Redis: one scoped ioredis client (standalone, Sentinel or
+ * Cluster), connected when the layer is built, plus dedicated connections on
+ * demand for blocking reads.
+ *
+ * ```ts
+ * import { Config, Effect, Redacted } from "effect"
+ * import { RedisConnection } from "effect-redis-streams"
+ *
+ * // from options
+ * const live = RedisConnection.layer({ url: Redacted.make("redis://localhost:6379") })
+ *
+ * // from the environment (REDIS_URL may carry a password: read it as Redacted)
+ * const fromEnv = RedisConnection.layerConfig({ url: Config.redacted("REDIS_URL") })
+ *
+ * const program = Effect.gen(function*() {
+ *   const connection = yield* RedisConnection.RedisConnection
+ *   yield* Effect.log(`connected to ${connection.endpoint}, Redis ${connection.serverVersion}`)
+ * })
+ * ```
+ *
+ * Behaviour:
+ * - The layer connects when it is built, within `connectTimeout` (5 s by
+ *   default). An unreachable server fails the layer with
+ *   `RedisConnectionError` naming host and port (never a password), and no
+ *   client is left retrying in the background.
+ * - After a successful connect the main client reconnects by itself (backoff
+ *   100 ms, 200 ms, ... up to 2 s, forever), so a Redis restart is survived.
+ *   Commands sent while it is disconnected wait in ioredis's offline queue but
+ *   never for long: they fail with `RedisConnectionError` after 3 failed
+ *   reconnection attempts (about 1 s, `maxRetriesPerRequest: 3`) and in any
+ *   case after `commandTimeout` (10 s by default). A command in flight when the
+ *   connection drops is sent again after the reconnection (ioredis's
+ *   `autoResendUnfulfilledCommands`), so an XADD may, rarely, be applied twice:
+ *   delivery is at least once.
+ * - Dedicated connections (`duplicate`) have no command timeout (a blocking
+ *   read must be allowed to block) and no reconnection: a lost dedicated
+ *   connection fails its pending command at once, and its owner opens a new
+ *   one. The blocking reader of `RedisBackend` adds its own stall detection.
+ * - Closing the scope quits every connection it opened (QUIT bounded by
+ *   `quitTimeout`, 1 s by default, then a hard disconnect).
+ * - Connection errors and reconnections are logged through Effect's logger
+ *   (annotated `package`, `module`, `endpoint`), never on the console.
+ *
+ * @since 0.1.0
+ */
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Redacted from "effect/Redacted"
+import type * as Scope from "effect/Scope"
+import type { Cluster, ClusterOptions, Redis, RedisOptions } from "ioredis"
+import type * as Tls from "node:tls"
+import * as internal from "./internal/redisConnection.js"
+import type { InvalidOptions, RedisConnectionError } from "./StreamsError.js"
+
+/**
+ * A Redis endpoint.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface HostAndPort {
+  readonly host: string
+  readonly port: number
+}
+
+/**
+ * Connection options.
+ *
+ * Standalone: `url` and/or `host`/`port`/`username`/`password`/`db`/`tls`
+ * (explicit fields override what the URL says; default `localhost:6379`).
+ * Sentinel: `sentinels` + `name` (+ `sentinelPassword`). Cluster: `cluster`.
+ * `url` cannot be combined with `sentinels` or `cluster`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /**
+   * `redis://[[username]:password@]host[:port][/db]`, or `rediss://` for TLS.
+   * Pass it as `Redacted` when it carries a password. Query parameters are
+   * ignored.
+   */
+  readonly url?: string | Redacted.Redacted<string> | undefined
+  readonly host?: string | undefined
+  readonly port?: number | undefined
+  /** ACL user (Redis 6+) */
+  readonly username?: string | undefined
+  readonly password?: Redacted.Redacted<string> | undefined
+  readonly db?: number | undefined
+  /** `true` for TLS with Node's defaults, or Node's TLS options (CA, client certificate, servername, ...) */
+  readonly tls?: boolean | Tls.ConnectionOptions | undefined
+  /** Sentinel addresses; requires `name` */
+  readonly sentinels?: ReadonlyArray<HostAndPort> | undefined
+  /** the Sentinel master group name */
+  readonly name?: string | undefined
+  readonly sentinelUsername?: string | undefined
+  readonly sentinelPassword?: Redacted.Redacted<string> | undefined
+  /** Redis Cluster startup nodes, and ioredis cluster options */
+  readonly cluster?: {
+    readonly nodes: ReadonlyArray<HostAndPort>
+    readonly options?: ClusterOptions | undefined
+  } | undefined
+  /** bound on connecting (TCP, TLS, AUTH, ready check), default 5 seconds */
+  readonly connectTimeout?: Duration.DurationInput | undefined
+  /**
+   * bound on every non-blocking command, default 10 seconds; `Duration.infinity`
+   * disables it (not recommended: a command could then wait for as long as the
+   * server is unreachable)
+   */
+  readonly commandTimeout?: Duration.DurationInput | undefined
+  /** bound on QUIT when the scope closes before the connection is dropped, default 1 second */
+  readonly quitTimeout?: Duration.DurationInput | undefined
+  /** CLIENT SETNAME of every connection (no spaces) */
+  readonly connectionName?: string | undefined
+  /**
+   * Escape hatch: extra ioredis options, applied over this module's defaults
+   * (so `maxRetriesPerRequest`, `retryStrategy`, `keepAlive`... can be
+   * changed). `lazyConnect` is always managed by this module. For a cluster
+   * they apply to every node connection.
+   */
+  readonly ioredis?: RedisOptions | undefined
+}
+
+/**
+ * The connection service.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Service {
+  /** the main client, for non-blocking commands; shared, never use it for blocking reads */
+  readonly client: Redis | Cluster
+  /** `"host:port"`, or a description of the Sentinel / Cluster endpoints; never a password */
+  readonly endpoint: string
+  /** `redis_version` of INFO server, read once when connected (`"unknown"` if INFO is not allowed) */
+  readonly serverVersion: string
+  /**
+   * A new dedicated connection with the same options, connected, closed when
+   * the scope closes: no command timeout and no reconnection (see the module
+   * documentation). Used for blocking reads.
+   */
+  readonly duplicate: Effect.Effect<Redis | Cluster, RedisConnectionError, Scope.Scope>
+}
+
+/**
+ * The connection tag.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class RedisConnection extends Context.Tag("effect-redis-streams/RedisConnection")<RedisConnection, Service>() {}
+
+/**
+ * Validate the options, create the client and connect; the scope quits it.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: (options?: Options) => Effect.Effect<Service, RedisConnectionError | InvalidOptions, Scope.Scope> =
+  internal.make
+
+/**
+ * Wrap a client the caller owns (a `Redis` or a `Cluster`). It is not quit
+ * when the scope closes; connections opened by `duplicate` are. Reads the
+ * server version (connecting the client if it was created with
+ * `lazyConnect`), bounded by `connectTimeout` (default 5 s).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromClient: (
+  client: Redis | Cluster,
+  options?: {
+    readonly connectTimeout?: Duration.DurationInput | undefined
+    readonly quitTimeout?: Duration.DurationInput | undefined
+  }
+) => Effect.Effect<Service, RedisConnectionError | InvalidOptions, Scope.Scope> = internal.fromClient
+
+/**
+ * The connection as a layer.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options?: Options): Layer.Layer<RedisConnection, RedisConnectionError | InvalidOptions> =>
+  Layer.scoped(RedisConnection, make(options))
+
+/**
+ * The connection as a layer, its options read from `Config`:
+ * `layerConfig({ url: Config.redacted("REDIS_URL") })`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = (
+  config: Config.Config.Wrap<Options>
+): Layer.Layer<RedisConnection, RedisConnectionError | InvalidOptions | ConfigError.ConfigError> =>
+  Layer.scoped(RedisConnection, Effect.flatMap(Config.unwrap(config), make))
+
+/**
+ * A layer over a client the caller owns (see `fromClient`).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerFromClient = (
+  client: Redis | Cluster,
+  options?: {
+    readonly connectTimeout?: Duration.DurationInput | undefined
+    readonly quitTimeout?: Duration.DurationInput | undefined
+  }
+): Layer.Layer<RedisConnection, RedisConnectionError | InvalidOptions> =>
+  Layer.scoped(RedisConnection, fromClient(client, options))

@@ -1,0 +1,100 @@
+/**
+ * Option validation shared by Monitor and Scaler: every failure names the
+ * option and the accepted range.
+ *
+ * @internal
+ */
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import { InvalidOptions } from "../StreamsError.js"
+
+const show = (u: unknown): string => {
+  if (typeof u === "string") return JSON.stringify(u)
+  if (typeof u === "number" || typeof u === "boolean" || u === undefined || u === null) return String(u)
+  try {
+    return JSON.stringify(u) ?? String(u)
+  } catch {
+    return String(u)
+  }
+}
+
+/** fail with `InvalidOptions` for `option`, describing what is accepted */
+export const invalid = (component: string, option: string, value: unknown, accepted: string): InvalidOptions =>
+  new InvalidOptions({
+    message: `${component}: invalid option ${option} = ${show(value)}; accepted: ${accepted}`,
+    option
+  })
+
+/** a non-empty string */
+export const nonEmptyString = (
+  component: string,
+  option: string,
+  value: unknown
+): Effect.Effect<string, InvalidOptions> =>
+  typeof value === "string" && value.length > 0
+    ? Effect.succeed(value)
+    : Effect.fail(invalid(component, option, value, "a non-empty string"))
+
+/** an optional non-empty string */
+export const optionalNonEmptyString = (
+  component: string,
+  option: string,
+  value: unknown
+): Effect.Effect<string | undefined, InvalidOptions> =>
+  value === undefined ? Effect.succeed(undefined) : nonEmptyString(component, option, value)
+
+/** a finite, non-negative duration in milliseconds, `fallback` when absent */
+export const durationMs = (
+  component: string,
+  option: string,
+  value: Duration.DurationInput | undefined,
+  fallbackMs: number,
+  minMs = 0
+): Effect.Effect<number, InvalidOptions> => {
+  if (value === undefined) return Effect.succeed(fallbackMs)
+  const accepted = `a finite Duration.DurationInput >= ${minMs} ms (e.g. "30 seconds" or a number of milliseconds)`
+  const decoded = Duration.decodeUnknown(value)
+  if (Option.isNone(decoded)) return Effect.fail(invalid(component, option, value, accepted))
+  const ms = Duration.toMillis(decoded.value)
+  return Number.isFinite(ms) && ms >= minMs
+    ? Effect.succeed(ms)
+    : Effect.fail(invalid(component, option, value, accepted))
+}
+
+/** an integer in `[min, max]`, `fallback` when absent */
+export const integer = (
+  component: string,
+  option: string,
+  value: number | undefined,
+  fallback: number,
+  min: number,
+  max: number = Number.MAX_SAFE_INTEGER
+): Effect.Effect<number, InvalidOptions> => {
+  if (value === undefined) return Effect.succeed(fallback)
+  return Number.isInteger(value) && value >= min && value <= max
+    ? Effect.succeed(value)
+    : Effect.fail(
+      invalid(
+        component,
+        option,
+        value,
+        max === Number.MAX_SAFE_INTEGER ? `an integer >= ${min}` : `an integer from ${min} to ${max}`
+      )
+    )
+}
+
+/** a finite number in `[min, max]`, `fallback` when absent */
+export const number = (
+  component: string,
+  option: string,
+  value: number | undefined,
+  fallback: number,
+  min: number,
+  max: number
+): Effect.Effect<number, InvalidOptions> => {
+  if (value === undefined) return Effect.succeed(fallback)
+  return typeof value === "number" && Number.isFinite(value) && value >= min && value <= max
+    ? Effect.succeed(value)
+    : Effect.fail(invalid(component, option, value, `a number from ${min} to ${max}`))
+}

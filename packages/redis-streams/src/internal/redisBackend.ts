@@ -1,0 +1,411 @@
+/**
+ * The StreamsBackend port over ioredis. Commands go out through
+ * `client.call`, replies are parsed by `replies.ts` inside the promise
+ * callback (one Effect per operation, none per entry).
+ *
+ * @internal
+ */
+import * as Effect from "effect/Effect"
+import { createHash } from "node:crypto"
+import type { Service as Connection } from "../RedisConnection.js"
+import type {
+  AddOptions,
+  AutoClaimOptions,
+  ClaimOptions,
+  Fields,
+  PendingOptions,
+  ReadGroupOptions,
+  Service,
+  Trim
+} from "../StreamsBackend.js"
+import type { BackendError } from "../StreamsError.js"
+import * as BlockingReader from "./redisBlockingReader.js"
+import type { Client } from "./redisConnection.js"
+import * as Replies from "./replies.js"
+
+type Arg = string | number
+
+/** XADDs per pipeline; all chunks are written before any reply is read, so addMany stays one round trip */
+export const PIPELINE_CHUNK = 1000
+
+const EMPTY: ReadonlyArray<never> = []
+
+/**
+ * Delete a consumer only if it has no pending entries and has been idle for at
+ * least ARGV[3] ms. Returns `{deleted, pending, idle}` (`idle` -1 when the
+ * consumer does not exist). Errors (NOGROUP, no such key, WRONGTYPE) propagate.
+ */
+export const DELETE_CONSUMER_IF_IDLE = `local list = redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])
+for i = 1, #list do
+  local c = list[i]
+  local name, pending, idle
+  for j = 1, #c, 2 do
+    local k = c[j]
+    if k == 'name' then name = c[j + 1]
+    elseif k == 'pending' then pending = c[j + 1]
+    elseif k == 'idle' then idle = c[j + 1] end
+  end
+  if name == ARGV[2] then
+    if pending == 0 and idle >= tonumber(ARGV[3]) then
+      redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
+      return {1, 0, idle}
+    end
+    return {0, pending, idle}
+  end
+end
+return {0, 0, -1}`
+
+const DELETE_CONSUMER_IF_IDLE_SHA = createHash("sha1").update(DELETE_CONSUMER_IF_IDLE).digest("hex")
+
+const pushTrim = (args: Array<Arg>, trim: Trim): void => {
+  args.push(trim.strategy === "maxlen" ? "MAXLEN" : "MINID", trim.approximate === true ? "~" : "=", trim.threshold)
+  if (trim.limit !== undefined) args.push("LIMIT", trim.limit)
+}
+
+const spanOptions = (stream: string, kind: "producer" | "consumer" | "client") => ({
+  kind,
+  attributes: { "messaging.system": "redis", "messaging.destination.name": stream },
+  captureStackTrace: false
+})
+
+/** @internal */
+export const make = (connection: Connection): Service => {
+  const client: Client = connection.client
+  const endpoint = connection.endpoint
+
+  /** one command: the reply parsed in the promise callback, failures mapped to the port's errors */
+  const send = <A>(
+    command: string,
+    args: Array<Arg>,
+    parse: (reply: unknown) => A,
+    stream: string,
+    group?: string
+  ): Effect.Effect<A, BackendError> =>
+    Effect.async<A, BackendError>((resume) => {
+      const fail = (cause: unknown) =>
+        resume(Effect.fail(Replies.toBackendError(cause, command, stream, group, endpoint)))
+      let promise: Promise<unknown>
+      try {
+        promise = client.call(command, args)
+      } catch (cause) {
+        fail(cause)
+        return
+      }
+      promise.then(
+        (reply) => {
+          let value: A
+          try {
+            value = parse(reply)
+          } catch (cause) {
+            fail(cause)
+            return
+          }
+          resume(Effect.succeed(value))
+        },
+        fail
+      )
+    })
+
+  const traced = <A>(
+    effect: Effect.Effect<A, BackendError>,
+    op: string,
+    stream: string,
+    kind: "producer" | "consumer" | "client" = "client"
+  ): Effect.Effect<A, BackendError> => Effect.withSpan(effect, `RedisStreams.${op}`, spanOptions(stream, kind))
+
+  const add = (stream: string, fields: Fields, options?: AddOptions) => {
+    const args: Array<Arg> = [stream]
+    if (options !== undefined) {
+      if (options.noMkStream === true) args.push("NOMKSTREAM")
+      if (options.trim !== undefined) pushTrim(args, options.trim)
+    }
+    args.push(options?.id ?? "*")
+    for (let i = 0; i < fields.length; i++) args.push(fields[i]!)
+    return traced(send("XADD", args, (r) => Replies.parseAddedId(r, stream), stream), "add", stream, "producer")
+  }
+
+  const addMany = (stream: string, entries: ReadonlyArray<Fields>, options?: Omit<AddOptions, "id">) => {
+    if (entries.length === 0) return Effect.succeed(EMPTY as ReadonlyArray<string>)
+    const prefix: Array<Arg> = [stream]
+    if (options !== undefined) {
+      if (options.noMkStream === true) prefix.push("NOMKSTREAM")
+      if (options.trim !== undefined) pushTrim(prefix, options.trim)
+    }
+    prefix.push("*")
+    const effect = Effect.async<ReadonlyArray<string>, BackendError>((resume) => {
+      const fail = (cause: unknown) =>
+        resume(Effect.fail(Replies.toBackendError(cause, "XADD", stream, undefined, endpoint)))
+      const execs: Array<Promise<Array<[Error | null, unknown]> | null>> = []
+      try {
+        // every chunk is written now; replies are read after
+        for (let start = 0; start < entries.length; start += PIPELINE_CHUNK) {
+          const end = Math.min(start + PIPELINE_CHUNK, entries.length)
+          const pipeline = client.pipeline()
+          for (let i = start; i < end; i++) pipeline.call("XADD", prefix.concat(entries[i]!))
+          execs.push(pipeline.exec())
+        }
+      } catch (cause) {
+        fail(cause)
+        return
+      }
+      Promise.all(execs).then(
+        (results) => {
+          const ids = new Array<string>(entries.length)
+          let n = 0
+          try {
+            for (let c = 0; c < results.length; c++) {
+              const chunk = results[c]
+              if (chunk === null) throw new Replies.UnexpectedReply("the pipeline was aborted")
+              for (let i = 0; i < chunk.length; i++) {
+                const [err, reply] = chunk[i]!
+                if (err) throw err
+                ids[n++] = Replies.parseAddedId(reply, stream)
+              }
+            }
+          } catch (cause) {
+            fail(cause)
+            return
+          }
+          resume(Effect.succeed(ids))
+        },
+        fail
+      )
+    })
+    return traced(effect, "addMany", stream, "producer")
+  }
+
+  const readGroup = (options: ReadGroupOptions) => {
+    const args: Array<Arg> = ["GROUP", options.group, options.consumer]
+    if (options.count !== undefined) args.push("COUNT", options.count)
+    if (options.noAck === true) args.push("NOACK")
+    args.push("STREAMS", options.stream, options.id)
+    return traced(
+      send("XREADGROUP", args, Replies.parseReadGroup, options.stream, options.group),
+      "readGroup",
+      options.stream,
+      "consumer"
+    )
+  }
+
+  const ack = (stream: string, group: string, ids: ReadonlyArray<string>) => {
+    if (ids.length === 0) return Effect.succeed(0)
+    const args: Array<Arg> = [stream, group]
+    for (let i = 0; i < ids.length; i++) args.push(ids[i]!)
+    return traced(send("XACK", args, Replies.toInt, stream, group), "ack", stream, "consumer")
+  }
+
+  const ackAndDelete = (stream: string, group: string, ids: ReadonlyArray<string>) => {
+    if (ids.length === 0) return Effect.succeed(0)
+    const effect = Effect.async<number, BackendError>((resume) => {
+      const fail = (cause: unknown) =>
+        resume(Effect.fail(Replies.toBackendError(cause, "XACK+XDEL", stream, group, endpoint)))
+      let promise: Promise<unknown>
+      try {
+        promise = client.multi().call("XACK", [stream, group, ...ids]).call("XDEL", [stream, ...ids]).exec()
+      } catch (cause) {
+        fail(cause)
+        return
+      }
+      promise.then((reply) => {
+        let n: number
+        try {
+          n = Replies.parseAckAndDelete(reply)
+        } catch (cause) {
+          fail(cause)
+          return
+        }
+        resume(Effect.succeed(n))
+      }, fail)
+    })
+    return traced(effect, "ackAndDelete", stream, "consumer")
+  }
+
+  const pendingSummary = (stream: string, group: string) =>
+    traced(send("XPENDING", [stream, group], Replies.parsePendingSummary, stream, group), "pendingSummary", stream)
+
+  const pending = (options: PendingOptions) => {
+    const args: Array<Arg> = [options.stream, options.group]
+    if (options.minIdleMs !== undefined) args.push("IDLE", options.minIdleMs)
+    args.push(options.start ?? "-", options.end ?? "+", options.count)
+    if (options.consumer !== undefined) args.push(options.consumer)
+    return traced(send("XPENDING", args, Replies.parsePending, options.stream, options.group), "pending", options.stream)
+  }
+
+  const claimArgs = (options: ClaimOptions): Array<Arg> => {
+    const args: Array<Arg> = [options.stream, options.group, options.consumer, options.minIdleMs]
+    for (let i = 0; i < options.ids.length; i++) args.push(options.ids[i]!)
+    return args
+  }
+
+  const claim = (options: ClaimOptions) => {
+    if (options.ids.length === 0) return Effect.succeed(EMPTY)
+    return traced(
+      send("XCLAIM", claimArgs(options), Replies.parseEntries, options.stream, options.group),
+      "claim",
+      options.stream,
+      "consumer"
+    )
+  }
+
+  const claimJustId = (options: ClaimOptions) => {
+    if (options.ids.length === 0) return Effect.succeed(EMPTY as ReadonlyArray<string>)
+    const args = claimArgs(options)
+    args.push("JUSTID")
+    return traced(
+      send("XCLAIM", args, Replies.parseIds, options.stream, options.group),
+      "claimJustId",
+      options.stream,
+      "consumer"
+    )
+  }
+
+  const autoClaim = (options: AutoClaimOptions) =>
+    traced(
+      send(
+        "XAUTOCLAIM",
+        [options.stream, options.group, options.consumer, options.minIdleMs, options.start, "COUNT", options.count ?? 100],
+        Replies.parseAutoClaim,
+        options.stream,
+        options.group
+      ),
+      "autoClaim",
+      options.stream,
+      "consumer"
+    )
+
+  const streamInfo = (stream: string) =>
+    traced(send("XINFO", ["STREAM", stream], Replies.parseStreamInfo, stream), "streamInfo", stream)
+
+  const groupsInfo = (stream: string) =>
+    traced(send("XINFO", ["GROUPS", stream], Replies.parseGroupsInfo, stream), "groupsInfo", stream)
+
+  const consumersInfo = (stream: string, group: string) =>
+    traced(
+      send("XINFO", ["CONSUMERS", stream, group], Replies.parseConsumersInfo, stream, group),
+      "consumersInfo",
+      stream
+    )
+
+  const createGroup = (
+    stream: string,
+    group: string,
+    options: { readonly id: string; readonly mkStream?: boolean | undefined; readonly entriesRead?: number | undefined }
+  ) => {
+    const args: Array<Arg> = ["CREATE", stream, group, options.id]
+    if (options.mkStream === true) args.push("MKSTREAM")
+    if (options.entriesRead !== undefined) args.push("ENTRIESREAD", options.entriesRead)
+    return traced(
+      send("XGROUP", args, () => true, stream, group).pipe(
+        Effect.catchIf(
+          (e) => e._tag === "RedisCommandError" && e.reply.startsWith("BUSYGROUP"),
+          () => Effect.succeed(false)
+        )
+      ),
+      "createGroup",
+      stream
+    )
+  }
+
+  const destroyGroup = (stream: string, group: string) =>
+    traced(send("XGROUP", ["DESTROY", stream, group], Replies.toBool, stream, group), "destroyGroup", stream)
+
+  const createConsumer = (stream: string, group: string, consumer: string) =>
+    traced(
+      send("XGROUP", ["CREATECONSUMER", stream, group, consumer], Replies.toBool, stream, group),
+      "createConsumer",
+      stream
+    )
+
+  const deleteConsumer = (stream: string, group: string, consumer: string) =>
+    traced(
+      send("XGROUP", ["DELCONSUMER", stream, group, consumer], Replies.toInt, stream, group),
+      "deleteConsumer",
+      stream
+    )
+
+  const deleteConsumerIfIdle = (
+    stream: string,
+    group: string,
+    consumer: string,
+    options?: { readonly minIdleMs?: number | undefined }
+  ) => {
+    const argv: Array<Arg> = [1, stream, group, consumer, options?.minIdleMs ?? 0]
+    return traced(
+      send("EVALSHA", [DELETE_CONSUMER_IF_IDLE_SHA, ...argv], Replies.parseDeleteConsumerIfIdle, stream, group).pipe(
+        Effect.catchIf(
+          (e) => e._tag === "RedisCommandError" && e.reply.startsWith("NOSCRIPT"),
+          () => send("EVAL", [DELETE_CONSUMER_IF_IDLE, ...argv], Replies.parseDeleteConsumerIfIdle, stream, group)
+        )
+      ),
+      "deleteConsumerIfIdle",
+      stream
+    )
+  }
+
+  const setGroupId = (stream: string, group: string, id: string, options?: { readonly entriesRead?: number | undefined }) => {
+    const args: Array<Arg> = ["SETID", stream, group, id]
+    if (options?.entriesRead !== undefined) args.push("ENTRIESREAD", options.entriesRead)
+    return traced(send("XGROUP", args, () => undefined, stream, group), "setGroupId", stream)
+  }
+
+  const del = (stream: string, ids: ReadonlyArray<string>) => {
+    if (ids.length === 0) return Effect.succeed(0)
+    const args: Array<Arg> = [stream]
+    for (let i = 0; i < ids.length; i++) args.push(ids[i]!)
+    return traced(send("XDEL", args, Replies.toInt, stream), "delete", stream)
+  }
+
+  const trim = (stream: string, trim: Trim) => {
+    const args: Array<Arg> = [stream]
+    pushTrim(args, trim)
+    return traced(send("XTRIM", args, Replies.toInt, stream), "trim", stream)
+  }
+
+  const length = (stream: string) => traced(send("XLEN", [stream], Replies.toInt, stream), "length", stream)
+
+  const range = (
+    stream: string,
+    options?: {
+      readonly start?: string | undefined
+      readonly end?: string | undefined
+      readonly count?: number | undefined
+      readonly reverse?: boolean | undefined
+    }
+  ) => {
+    const low = options?.start ?? "-"
+    const high = options?.end ?? "+"
+    const reverse = options?.reverse === true
+    const args: Array<Arg> = reverse ? [stream, high, low] : [stream, low, high]
+    if (options?.count !== undefined) args.push("COUNT", options.count)
+    return traced(send(reverse ? "XREVRANGE" : "XRANGE", args, Replies.parseEntries, stream), "range", stream)
+  }
+
+  return {
+    kind: "redis",
+    serverVersion: connection.serverVersion,
+    add,
+    addMany,
+    readGroup,
+    blockingReader: BlockingReader.make(connection),
+    ack,
+    ackAndDelete,
+    pendingSummary,
+    pending,
+    claim,
+    claimJustId,
+    autoClaim,
+    streamInfo,
+    groupsInfo,
+    consumersInfo,
+    createGroup,
+    destroyGroup,
+    createConsumer,
+    deleteConsumer,
+    deleteConsumerIfIdle,
+    setGroupId,
+    delete: del,
+    trim,
+    length,
+    range
+  }
+}

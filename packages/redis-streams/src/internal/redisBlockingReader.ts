@@ -1,0 +1,224 @@
+/**
+ * Blocking XREADGROUP on a dedicated connection.
+ *
+ * - The connection comes from `RedisConnection.duplicate` (no command timeout,
+ *   no reconnection) and its `CLIENT ID` is read once when it is opened.
+ * - Reads are serialized (one blocking command per connection at a time).
+ * - Interrupting a read sends `CLIENT UNBLOCK <id>` from the main connection
+ *   and waits only for the nil reply that follows (one round trip); when that
+ *   is not possible (Cluster, CLIENT refused by ACL, the command was not
+ *   blocked yet, the main connection does not answer within 500 ms) the
+ *   dedicated connection is dropped instead. Either way the interruption
+ *   returns promptly and the next read has a clean connection.
+ * - A read that does not settle within `blockMs + max(1 s, blockMs / 2)` is a
+ *   dead connection: the read fails with `RedisConnectionError` and the
+ *   connection is replaced. So does a read whose connection is lost.
+ *
+ * @internal
+ */
+import * as Effect from "effect/Effect"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
+import * as Exit from "effect/Exit"
+import * as Scope from "effect/Scope"
+import type { Service as Connection } from "../RedisConnection.js"
+import type { BlockingReader, BlockingReadGroupOptions, ReadEntry } from "../StreamsBackend.js"
+import { type BackendError, RedisConnectionError } from "../StreamsError.js"
+import { isReplyError, parseReadGroup, toBackendError, toStr } from "./replies.js"
+import type { Client } from "./redisConnection.js"
+
+/** how long an interruption waits for CLIENT UNBLOCK and the nil reply before dropping the connection */
+const UNBLOCK_TIMEOUT_MS = 500
+
+/** the stall margin added to BLOCK */
+export const stallMarginMs = (blockMs: number): number => Math.max(1000, Math.ceil(blockMs / 2))
+
+interface Dedicated {
+  readonly client: Client
+  readonly scope: Scope.CloseableScope
+  /** CLIENT ID, or null when CLIENT UNBLOCK cannot be used */
+  readonly id: string | null
+  dead: boolean
+}
+
+/** @internal */
+export const make = (connection: Connection): Effect.Effect<BlockingReader, RedisConnectionError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const readerScope = yield* Effect.scope
+    const semaphore = yield* Effect.makeSemaphore(1)
+    const endpoint = connection.endpoint
+    const main = connection.client
+    let current: Dedicated | undefined
+
+    const open: Effect.Effect<Dedicated, RedisConnectionError> = Effect.gen(function*() {
+      const scope = yield* Scope.fork(readerScope, ExecutionStrategy.sequential)
+      const client = yield* connection.duplicate.pipe(
+        Scope.extend(scope),
+        Effect.onError(() => Scope.close(scope, Exit.void))
+      )
+      const id = yield* (client.isCluster ? Effect.succeed(null) : clientId(client, endpoint)).pipe(
+        Effect.onError(() => Scope.close(scope, Exit.void))
+      )
+      const dedicated: Dedicated = { client, scope, id, dead: false }
+      const markDead = () => {
+        dedicated.dead = true
+      }
+      client.once("close", markDead)
+      client.once("end", markDead)
+      current = dedicated
+      return dedicated
+    })
+
+    const discard = (d: Dedicated): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        d.dead = true
+        if (current === d) current = undefined
+        d.client.disconnect()
+        return Scope.close(d.scope, Exit.void)
+      })
+
+    const get: Effect.Effect<Dedicated, RedisConnectionError> = Effect.suspend(() => {
+      const d = current
+      if (d !== undefined && !d.dead && d.client.status === "ready") return Effect.succeed(d)
+      return d === undefined ? open : Effect.zipRight(discard(d), open)
+    })
+
+    // the first connection is opened now, so a reader that cannot connect fails here
+    yield* open
+
+    const unblock = (d: Dedicated, pending: Promise<unknown>): Effect.Effect<void> => {
+      if (d.id === null) {
+        return Effect.sync(() => {
+          d.dead = true
+          d.client.disconnect()
+        })
+      }
+      const id = d.id
+      return Effect.async<void>((resume) => {
+        let done = false
+        const finish = (drop: boolean) => {
+          if (done) return
+          done = true
+          clearTimeout(timer)
+          if (drop) {
+            d.dead = true
+            d.client.disconnect()
+          }
+          resume(Effect.void)
+        }
+        const timer = setTimeout(() => finish(true), UNBLOCK_TIMEOUT_MS)
+        main.call("CLIENT", "UNBLOCK", id).then(
+          (unblocked) => {
+            if (unblocked === 1 || unblocked === "1") {
+              // the blocked XREADGROUP now replies nil: wait for it so the connection is clean
+              pending.then(() => finish(false), () => finish(true))
+            } else {
+              // not blocked (yet): its reply may still come at any time, so the connection is dropped
+              finish(true)
+            }
+          },
+          () => finish(true)
+        )
+      })
+    }
+
+    const read = (d: Dedicated, options: BlockingReadGroupOptions, blockMs: number) =>
+      Effect.async<ReadonlyArray<ReadEntry>, BackendError>((resume) => {
+        const args: Array<string | number> = ["GROUP", options.group, options.consumer]
+        if (options.count !== undefined) args.push("COUNT", options.count)
+        if (options.noAck === true) args.push("NOACK")
+        args.push("BLOCK", blockMs, "STREAMS", options.stream, options.id)
+        const limit = blockMs + stallMarginMs(blockMs)
+        let settled = false
+        const timer = setTimeout(() => {
+          if (settled) return
+          settled = true
+          d.dead = true
+          d.client.disconnect()
+          resume(Effect.fail(
+            new RedisConnectionError({
+              endpoint,
+              message:
+                `XREADGROUP ${options.stream} BLOCK ${blockMs} on ${endpoint} stalled: no reply within ${limit} ms; the dedicated connection was dropped and the next read opens a new one`
+            })
+          ))
+        }, limit)
+        let pending: Promise<unknown>
+        try {
+          pending = d.client.call("XREADGROUP", args)
+        } catch (err) {
+          settled = true
+          clearTimeout(timer)
+          resume(Effect.fail(toBackendError(err, "XREADGROUP", options.stream, options.group, endpoint)))
+          return
+        }
+        pending.then(
+          (reply) => {
+            if (settled) return
+            settled = true
+            clearTimeout(timer)
+            let entries: ReadonlyArray<ReadEntry>
+            try {
+              entries = parseReadGroup(reply)
+            } catch (err) {
+              resume(Effect.fail(toBackendError(err, "XREADGROUP", options.stream, options.group, endpoint)))
+              return
+            }
+            resume(Effect.succeed(entries))
+          },
+          (err: unknown) => {
+            if (settled) return
+            settled = true
+            clearTimeout(timer)
+            const error = toBackendError(err, "XREADGROUP", options.stream, options.group, endpoint)
+            if (error._tag === "RedisConnectionError") d.dead = true
+            resume(Effect.fail(error))
+          }
+        )
+        return Effect.suspend(() => {
+          if (settled) return Effect.void
+          settled = true
+          clearTimeout(timer)
+          return unblock(d, pending)
+        })
+      })
+
+    const readGroup = (options: BlockingReadGroupOptions): Effect.Effect<ReadonlyArray<ReadEntry>, BackendError> => {
+      const blockMs = Math.ceil(options.blockMs)
+      if (!(blockMs > 0) || !Number.isFinite(blockMs)) {
+        return Effect.dieMessage(`BlockingReader.readGroup: blockMs must be a finite number > 0, got ${options.blockMs}`)
+      }
+      return semaphore.withPermits(1)(
+        Effect.flatMap(get, (d) =>
+          Effect.ensuring(
+            read(d, options, blockMs),
+            Effect.suspend(() => (d.dead ? discard(d) : Effect.void))
+          ))
+      ).pipe(
+        Effect.withSpan("RedisStreams.readGroup", {
+          kind: "consumer",
+          attributes: { "messaging.system": "redis", "messaging.destination.name": options.stream },
+          captureStackTrace: false
+        })
+      )
+    }
+
+    return { readGroup }
+  })
+
+const clientId = (client: Client, endpoint: string): Effect.Effect<string | null, RedisConnectionError> =>
+  Effect.async<string | null, RedisConnectionError>((resume) => {
+    client.call("CLIENT", "ID").then(
+      (id) => resume(Effect.succeed(toStr(id))),
+      (err: unknown) =>
+        // refused (ACL): interruption falls back to dropping the connection
+        isReplyError(err)
+          ? resume(Effect.succeed(null))
+          : resume(Effect.fail(
+            new RedisConnectionError({
+              endpoint,
+              message: `CLIENT ID on a new connection to ${endpoint} failed: ${err instanceof Error ? err.message : String(err)}`,
+              cause: err
+            })
+          ))
+    )
+  })

@@ -1,0 +1,578 @@
+/**
+ * RedisConnection: options, client creation, connect / quit, dedicated
+ * connections, and routing ioredis events to Effect's logger.
+ *
+ * @internal
+ */
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import * as Runtime from "effect/Runtime"
+import type * as Scope from "effect/Scope"
+import { Cluster, Redis } from "ioredis"
+import type { ClusterOptions, RedisOptions } from "ioredis"
+import type { HostAndPort, Options, Service } from "../RedisConnection.js"
+import { InvalidOptions, RedisConnectionError } from "../StreamsError.js"
+import { isReplyError, parseServerVersion } from "./replies.js"
+import * as validate from "./validate.js"
+
+/** @internal */
+export type Client = Redis | Cluster
+
+const DEFAULT_CONNECT_TIMEOUT = Duration.seconds(5)
+const DEFAULT_COMMAND_TIMEOUT = Duration.seconds(10)
+const DEFAULT_QUIT_TIMEOUT = Duration.seconds(1)
+/** commands queued while the main client is disconnected fail after this many failed reconnection attempts */
+const MAX_RETRIES_PER_REQUEST = 3
+/** reconnection backoff of the main client: 100 ms, 200 ms, ... capped at 2 s, forever */
+const retryStrategy = (times: number): number => Math.min(times * 100, 2000)
+
+/** what `make` builds from validated options */
+interface Plan {
+  readonly endpoint: string
+  readonly secrets: ReadonlyArray<string>
+  readonly connectTimeoutMs: number
+  readonly quitTimeoutMs: number
+  readonly create: () => Client
+}
+
+// -----------------------------------------------------------------------------
+// secrets
+// -----------------------------------------------------------------------------
+
+/** remove every secret from a text (secrets shorter than 4 characters are not worth mangling messages for) */
+export const scrub = (text: string, secrets: ReadonlyArray<string>): string => {
+  let out = text
+  for (const secret of secrets) {
+    if (secret.length >= 4 && out.includes(secret)) out = out.split(secret).join("<redacted>")
+  }
+  return out
+}
+
+/**
+ * A copy of a connection failure without what ioredis attaches to errors
+ * (`command.args` of an AUTH carries the password).
+ */
+const sanitize = (cause: unknown, secrets: ReadonlyArray<string>): Error => {
+  if (!(cause instanceof Error)) return new Error(scrub(String(cause), secrets))
+  const copy = new Error(scrub(cause.message, secrets))
+  copy.name = cause.name
+  for (const key of ["code", "errno", "syscall", "address", "port"] as const) {
+    const value = (cause as unknown as Record<string, unknown>)[key]
+    if (value !== undefined) (copy as unknown as Record<string, unknown>)[key] = value
+  }
+  return copy
+}
+
+// -----------------------------------------------------------------------------
+// options
+// -----------------------------------------------------------------------------
+
+const invalid = (option: string, message: string) => Effect.fail(new InvalidOptions({ option, message }))
+
+interface UrlParts {
+  readonly host: string
+  readonly port: number | undefined
+  readonly username: string | undefined
+  readonly password: string | undefined
+  readonly db: number | undefined
+  readonly tls: boolean
+}
+
+const parseUrl = (raw: string): Effect.Effect<UrlParts, InvalidOptions> => {
+  let url: URL
+  try {
+    url = new URL(raw)
+  } catch {
+    // never echo the URL: it may carry a password
+    return invalid("url", "url is not a valid URL (expected redis://[[user]:password@]host[:port][/db] or rediss://...)")
+  }
+  if (url.protocol !== "redis:" && url.protocol !== "rediss:") {
+    return invalid("url", `url must start with redis:// or rediss://, got ${url.protocol}//`)
+  }
+  const host = url.hostname.startsWith("[") && url.hostname.endsWith("]") ? url.hostname.slice(1, -1) : url.hostname
+  let port: number | undefined
+  if (url.port !== "") port = Number(url.port)
+  let db: number | undefined
+  const path = url.pathname.replace(/^\/+/, "")
+  if (path !== "") {
+    if (!/^\d+$/.test(path)) return invalid("url", `the database in url must be a number, got /${path}`)
+    db = Number(path)
+  }
+  const username = url.username !== "" ? decodeURIComponent(url.username) : undefined
+  const password = url.password !== "" ? decodeURIComponent(url.password) : undefined
+  return Effect.succeed({ host: host === "" ? "localhost" : host, port, username, password, db, tls: url.protocol === "rediss:" })
+}
+
+const validateNodes = (
+  option: string,
+  nodes: ReadonlyArray<HostAndPort> | undefined
+): Effect.Effect<ReadonlyArray<HostAndPort>, InvalidOptions> => {
+  if (!Array.isArray(nodes) || nodes.length === 0) {
+    return invalid(option, `${option} must list at least one { host, port }`)
+  }
+  return Effect.forEach(nodes, (node, i) =>
+    Effect.zipRight(
+      validate.nonEmpty(`${option}[${i}].host`, node?.host),
+      validate.integer(`${option}[${i}].port`, node?.port, 1, 65535)
+    ).pipe(Effect.as(node)))
+}
+
+const describeNodes = (nodes: ReadonlyArray<HostAndPort>): string => nodes.map((n) => `${n.host}:${n.port}`).join(",")
+
+const commandTimeoutMs = (value: Duration.DurationInput | undefined): Effect.Effect<number | undefined, InvalidOptions> => {
+  if (value !== undefined) {
+    const decoded = Duration.decodeUnknown(value)
+    if (decoded._tag === "Some" && !Duration.isFinite(decoded.value)) return Effect.succeed(undefined)
+  }
+  return validate.duration("commandTimeout", value, DEFAULT_COMMAND_TIMEOUT, 1)
+}
+
+const tlsOption = (tls: boolean | object | undefined): object | undefined =>
+  tls === true ? {} : tls === false || tls === undefined ? undefined : tls
+
+const plan = (options: Options): Effect.Effect<Plan, InvalidOptions> =>
+  Effect.gen(function*() {
+    const connectTimeoutMs = yield* validate.duration("connectTimeout", options.connectTimeout, DEFAULT_CONNECT_TIMEOUT, 1)
+    const quitTimeoutMs = yield* validate.duration("quitTimeout", options.quitTimeout, DEFAULT_QUIT_TIMEOUT, 0)
+    const commandMs = yield* commandTimeoutMs(options.commandTimeout)
+    if (options.connectionName !== undefined) {
+      yield* validate.nonEmpty("connectionName", options.connectionName)
+      if (/\s/.test(options.connectionName)) {
+        return yield* invalid("connectionName", "connectionName cannot contain spaces")
+      }
+    }
+    if (options.sentinels !== undefined && options.cluster !== undefined) {
+      return yield* invalid("cluster", "sentinels and cluster cannot be combined")
+    }
+    if (options.url !== undefined && (options.sentinels !== undefined || options.cluster !== undefined)) {
+      return yield* invalid(
+        "url",
+        "url cannot be combined with sentinels or cluster: give the nodes there and username/password/tls separately"
+      )
+    }
+    if (options.tls !== undefined && typeof options.tls !== "boolean" && (typeof options.tls !== "object" || options.tls === null)) {
+      return yield* invalid("tls", "tls must be a boolean or Node TLS options")
+    }
+    if (options.ioredis !== undefined && (typeof options.ioredis !== "object" || options.ioredis === null)) {
+      return yield* invalid("ioredis", "ioredis must be an object of ioredis options")
+    }
+
+    const url = options.url === undefined
+      ? undefined
+      : yield* parseUrl(Redacted.isRedacted(options.url) ? Redacted.value(options.url) : options.url)
+    const password = options.password !== undefined ? Redacted.value(options.password) : url?.password
+    const username = options.username ?? url?.username
+    const db = options.db ?? url?.db
+    if (db !== undefined) yield* validate.integer("db", db, 0)
+    const tls = tlsOption(options.tls ?? (url?.tls === true ? true : undefined))
+    const sentinelPassword = options.sentinelPassword !== undefined
+      ? Redacted.value(options.sentinelPassword)
+      : undefined
+    const secrets = [password, sentinelPassword].filter((s): s is string => typeof s === "string")
+
+    const common: RedisOptions = {
+      connectTimeout: connectTimeoutMs,
+      maxRetriesPerRequest: MAX_RETRIES_PER_REQUEST,
+      ...(commandMs !== undefined ? { commandTimeout: commandMs } : {}),
+      ...(options.connectionName !== undefined ? { connectionName: options.connectionName } : {}),
+      ...(username !== undefined ? { username } : {}),
+      ...(password !== undefined ? { password } : {}),
+      ...(tls !== undefined ? { tls } : {})
+    }
+
+    if (options.cluster !== undefined) {
+      const nodes = yield* validateNodes("cluster.nodes", options.cluster.nodes)
+      if (db !== undefined && db !== 0) return yield* invalid("db", "Redis Cluster has only database 0")
+      const clusterOptions: ClusterOptions = {
+        ...options.cluster.options,
+        redisOptions: { ...common, ...options.cluster.options?.redisOptions, ...options.ioredis } as never,
+        lazyConnect: true
+      }
+      return {
+        endpoint: `cluster ${describeNodes(nodes)}`,
+        secrets,
+        connectTimeoutMs,
+        quitTimeoutMs,
+        create: () => new Cluster(nodes.map((n) => ({ host: n.host, port: n.port })), clusterOptions)
+      }
+    }
+
+    if (options.sentinels !== undefined) {
+      const sentinels = yield* validateNodes("sentinels", options.sentinels)
+      const name = yield* validate.nonEmpty("name", options.name)
+      const redisOptions: RedisOptions = {
+        sentinels: sentinels.map((n) => ({ host: n.host, port: n.port })),
+        name,
+        ...(options.sentinelUsername !== undefined ? { sentinelUsername: options.sentinelUsername } : {}),
+        ...(sentinelPassword !== undefined ? { sentinelPassword } : {}),
+        ...(db !== undefined ? { db } : {}),
+        ...common,
+        retryStrategy,
+        ...options.ioredis,
+        lazyConnect: true
+      }
+      return {
+        endpoint: `sentinel ${name} via ${describeNodes(sentinels)}`,
+        secrets,
+        connectTimeoutMs,
+        quitTimeoutMs,
+        create: () => new Redis(redisOptions)
+      }
+    }
+
+    const host = options.host ?? url?.host ?? "localhost"
+    yield* validate.nonEmpty("host", host)
+    const port = options.port ?? url?.port ?? 6379
+    yield* validate.integer("port", port, 1, 65535)
+    const redisOptions: RedisOptions = {
+      host,
+      port,
+      ...(db !== undefined ? { db } : {}),
+      ...common,
+      retryStrategy,
+      ...options.ioredis,
+      lazyConnect: true
+    }
+    return {
+      endpoint: host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`,
+      secrets,
+      connectTimeoutMs,
+      quitTimeoutMs,
+      create: () => new Redis(redisOptions)
+    }
+  })
+
+// -----------------------------------------------------------------------------
+// events -> logs
+// -----------------------------------------------------------------------------
+
+const noop = () => {}
+
+/**
+ * Route a client's events to Effect's logger: errors at debug level (the
+ * reconnection loop emits one per attempt), a lost connection once at warning
+ * level, its recovery at info level. Returns a function removing the
+ * listeners; `keepErrorListener` leaves a no-op `error` listener so ioredis
+ * never prints "Unhandled error event" for a client we closed.
+ */
+const watch = (
+  client: Client,
+  endpoint: string,
+  role: "main" | "dedicated" | "user",
+  secrets: ReadonlyArray<string>,
+  runtime: Runtime.Runtime<never>,
+  keepErrorListener: boolean
+): () => void => {
+  const run = Runtime.runFork(runtime)
+  const log = (effect: Effect.Effect<void>) => {
+    run(Effect.annotateLogs(effect, { package: "effect-redis-streams", module: "RedisConnection", endpoint, connection: role }))
+  }
+  let lost = false
+  let closed = false
+  const onError = (err: unknown) => {
+    if (closed) return
+    log(Effect.logDebug(`Redis connection error: ${scrub(err instanceof Error ? err.message : String(err), secrets)}`))
+  }
+  const onReconnecting = () => {
+    if (closed || lost) return
+    lost = true
+    log(Effect.logWarning(`Redis connection to ${endpoint} lost; reconnecting`))
+  }
+  const onReady = () => {
+    if (closed || !lost) return
+    lost = false
+    log(Effect.logInfo(`Redis connection to ${endpoint} re-established`))
+  }
+  client.on("error", onError)
+  client.on("reconnecting", onReconnecting)
+  client.on("ready", onReady)
+  if (keepErrorListener) client.on("error", noop)
+  return () => {
+    closed = true
+    client.off("error", onError)
+    client.off("reconnecting", onReconnecting)
+    client.off("ready", onReady)
+  }
+}
+
+// -----------------------------------------------------------------------------
+// connect / quit
+// -----------------------------------------------------------------------------
+
+/**
+ * `connect()` bounded by `timeoutMs` with a timer of its own (this runs inside
+ * `acquireRelease`, where Effect timeouts could not interrupt it). On failure
+ * or interruption the client is disconnected, so ioredis stops retrying.
+ */
+const connect = (
+  client: Client,
+  endpoint: string,
+  timeoutMs: number,
+  secrets: ReadonlyArray<string>
+): Effect.Effect<void, RedisConnectionError> =>
+  Effect.async<void, RedisConnectionError>((resume) => {
+    let done = false
+    let lastError: unknown = undefined
+    const onError = (err: unknown) => {
+      lastError = err
+    }
+    const finish = (error: RedisConnectionError | undefined) => {
+      if (done) return
+      done = true
+      clearTimeout(timer)
+      client.off("error", onError)
+      if (error !== undefined) {
+        client.disconnect()
+        resume(Effect.fail(error))
+      } else {
+        resume(Effect.void)
+      }
+    }
+    const fail = (reason: string, cause: unknown) =>
+      new RedisConnectionError({
+        endpoint,
+        message: scrub(`Cannot connect to Redis at ${endpoint}: ${reason}`, secrets),
+        ...(cause !== undefined ? { cause: sanitize(cause, secrets) } : {})
+      })
+    client.on("error", onError)
+    const timer = setTimeout(() => {
+      const last = lastError instanceof Error ? ` (last error: ${lastError.message})` : ""
+      finish(fail(`not connected within ${timeoutMs} ms${last}`, lastError))
+    }, timeoutMs)
+    try {
+      client.connect().then(
+        () => finish(undefined),
+        (err: unknown) => {
+          // "Connection is closed." says little: the error event before it names the cause
+          const cause = lastError ?? err
+          finish(fail(cause instanceof Error ? cause.message : String(cause), cause))
+        }
+      )
+    } catch (err) {
+      finish(fail(err instanceof Error ? err.message : String(err), err))
+    }
+    return Effect.sync(() => {
+      if (done) return
+      done = true
+      clearTimeout(timer)
+      client.off("error", onError)
+      client.disconnect()
+    })
+  })
+
+/** QUIT bounded by `timeoutMs`, then a hard disconnect; never fails */
+export const quit = (client: Client, timeoutMs: number): Effect.Effect<void> =>
+  Effect.async<void>((resume) => {
+    let done = false
+    const finish = () => {
+      if (done) return
+      done = true
+      clearTimeout(timer)
+      client.disconnect()
+      resume(Effect.void)
+    }
+    const timer = setTimeout(finish, timeoutMs)
+    if (client.status === "end" || client.status === "wait") {
+      finish()
+      return
+    }
+    try {
+      client.quit().then(finish, finish)
+    } catch {
+      finish()
+    }
+  })
+
+/** a command on a connected client, bounded by a timer (for the few calls made while building) */
+const callWithin = (client: Client, timeoutMs: number, command: string, ...args: Array<string>) =>
+  Effect.async<unknown, unknown>((resume) => {
+    let done = false
+    const timer = setTimeout(() => {
+      if (done) return
+      done = true
+      resume(Effect.fail(new Error(`${command} did not complete within ${timeoutMs} ms`)))
+    }, timeoutMs)
+    client.call(command, ...args).then(
+      (reply) => {
+        if (done) return
+        done = true
+        clearTimeout(timer)
+        resume(Effect.succeed(reply))
+      },
+      (err: unknown) => {
+        if (done) return
+        done = true
+        clearTimeout(timer)
+        resume(Effect.fail(err))
+      }
+    )
+  })
+
+/** INFO server -> redis_version; "unknown" when INFO is refused (ACL) */
+const readServerVersion = (
+  client: Client,
+  endpoint: string,
+  timeoutMs: number,
+  secrets: ReadonlyArray<string>
+): Effect.Effect<string, RedisConnectionError> =>
+  callWithin(client, timeoutMs, "INFO", "server").pipe(
+    Effect.map(parseServerVersion),
+    Effect.catchAll((err) =>
+      isReplyError(err)
+        ? Effect.succeed("unknown")
+        : Effect.fail(
+          new RedisConnectionError({
+            endpoint,
+            message: scrub(
+              `Cannot read the server version from Redis at ${endpoint}: ${err instanceof Error ? err.message : String(err)}`,
+              secrets
+            ),
+            cause: sanitize(err, secrets)
+          })
+        )
+    )
+  )
+
+/** create, watch and connect a client; the scope quits it */
+const acquire = (
+  create: () => Client,
+  endpoint: string,
+  role: "main" | "dedicated",
+  secrets: ReadonlyArray<string>,
+  connectTimeoutMs: number,
+  quitTimeoutMs: number,
+  runtime: Runtime.Runtime<never>
+): Effect.Effect<Client, RedisConnectionError, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.suspend(() => {
+      let client: Client
+      try {
+        client = create()
+      } catch (err) {
+        return Effect.fail(
+          new RedisConnectionError({
+            endpoint,
+            message: scrub(`Cannot create a Redis client for ${endpoint}: ${err instanceof Error ? err.message : String(err)}`, secrets),
+            cause: sanitize(err, secrets)
+          })
+        )
+      }
+      const unwatch = watch(client, endpoint, role, secrets, runtime, true)
+      return connect(client, endpoint, connectTimeoutMs, secrets).pipe(
+        Effect.as({ client, unwatch }),
+        Effect.onError(() => Effect.sync(unwatch))
+      )
+    }),
+    ({ client, unwatch }) => Effect.ensuring(quit(client, quitTimeoutMs), Effect.sync(unwatch))
+  ).pipe(Effect.map((_) => _.client))
+
+/**
+ * A dedicated client with the options of `client`: no command timeout, no
+ * reconnection, no offline queue (a lost connection fails its command at
+ * once), connected by the caller.
+ */
+const duplicateOf = (client: Client): Client => {
+  if (client.isCluster) {
+    const cluster = client as Cluster
+    return cluster.duplicate([], {
+      lazyConnect: true,
+      redisOptions: { ...cluster.options.redisOptions, commandTimeout: undefined }
+    })
+  }
+  return (client as Redis).duplicate({
+    lazyConnect: true,
+    commandTimeout: undefined,
+    retryStrategy: () => null,
+    enableOfflineQueue: false,
+    autoResendUnfulfilledCommands: false
+  })
+}
+
+// -----------------------------------------------------------------------------
+// constructors
+// -----------------------------------------------------------------------------
+
+/** @internal */
+export const make = (options: Options = {}): Effect.Effect<Service, RedisConnectionError | InvalidOptions, Scope.Scope> =>
+  Effect.gen(function*() {
+    const p = yield* plan(options)
+    const runtime = yield* Effect.runtime<never>()
+    const client = yield* acquire(p.create, p.endpoint, "main", p.secrets, p.connectTimeoutMs, p.quitTimeoutMs, runtime)
+    const serverVersion = yield* readServerVersion(client, p.endpoint, p.connectTimeoutMs, p.secrets)
+    return {
+      client,
+      endpoint: p.endpoint,
+      serverVersion,
+      duplicate: acquire(
+        () => duplicateOf(client),
+        p.endpoint,
+        "dedicated",
+        p.secrets,
+        p.connectTimeoutMs,
+        p.quitTimeoutMs,
+        runtime
+      )
+    }
+  })
+
+const describeClient = (client: Client): string => {
+  if (client.isCluster) {
+    const nodes = ((client as unknown as { startupNodes?: ReadonlyArray<unknown> }).startupNodes ?? []).map((n) =>
+      typeof n === "object" && n !== null
+        ? `${(n as { host?: string }).host ?? "localhost"}:${(n as { port?: number }).port ?? 6379}`
+        : String(n)
+    )
+    return `cluster ${nodes.join(",")}`
+  }
+  const o = (client as Redis).options
+  if (o.sentinels && o.sentinels.length > 0) {
+    return `sentinel ${o.name ?? "?"} via ${o.sentinels.map((s) => `${s.host ?? "localhost"}:${s.port ?? 26379}`).join(",")}`
+  }
+  if ("path" in o && typeof o.path === "string" && o.path !== "") return o.path
+  const host = o.host ?? "localhost"
+  return `${host.includes(":") ? `[${host}]` : host}:${o.port ?? 6379}`
+}
+
+const clientSecrets = (client: Client): ReadonlyArray<string> => {
+  const o: RedisOptions | undefined = client.isCluster
+    ? (client as Cluster).options.redisOptions as RedisOptions | undefined
+    : (client as Redis).options
+  return [o?.password, o?.sentinelPassword].filter((s): s is string => typeof s === "string")
+}
+
+/** @internal */
+export const fromClient = (
+  client: Client,
+  options: {
+    readonly connectTimeout?: Duration.DurationInput | undefined
+    readonly quitTimeout?: Duration.DurationInput | undefined
+  } = {}
+): Effect.Effect<Service, RedisConnectionError | InvalidOptions, Scope.Scope> =>
+  Effect.gen(function*() {
+    const connectTimeoutMs = yield* validate.duration("connectTimeout", options.connectTimeout, DEFAULT_CONNECT_TIMEOUT, 1)
+    const quitTimeoutMs = yield* validate.duration("quitTimeout", options.quitTimeout, DEFAULT_QUIT_TIMEOUT, 0)
+    const endpoint = describeClient(client)
+    const secrets = clientSecrets(client)
+    const runtime = yield* Effect.runtime<never>()
+    // the caller's client: watched while the scope is open, never quit
+    yield* Effect.acquireRelease(
+      Effect.sync(() => watch(client, endpoint, "user", secrets, runtime, false)),
+      (unwatch) => Effect.sync(unwatch)
+    )
+    const serverVersion = yield* readServerVersion(client, endpoint, connectTimeoutMs, secrets)
+    return {
+      client,
+      endpoint,
+      serverVersion,
+      duplicate: acquire(
+        () => duplicateOf(client),
+        endpoint,
+        "dedicated",
+        secrets,
+        connectTimeoutMs,
+        quitTimeoutMs,
+        runtime
+      )
+    }
+  })

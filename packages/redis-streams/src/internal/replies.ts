@@ -1,0 +1,434 @@
+/**
+ * Every reply of ioredis (RESP2, ioredis 5) becomes a typed value of the port
+ * here, and every Redis error reply becomes a typed error here: a move to
+ * RESP3 or to another client changes this one file.
+ *
+ * The parsers are plain loops over the arrays ioredis returns; field arrays of
+ * entries are handed to the caller as they come (no copy). A parser throws a
+ * typed error (`StreamNotFound` for a NOMKSTREAM nil) or, for a reply of an
+ * unexpected shape, anything else, which `toBackendError` turns into a
+ * `RedisCommandError` naming the command.
+ *
+ * @internal
+ */
+import type {
+  AutoClaimResult,
+  ConsumerInfo,
+  GroupInfo,
+  PendingEntry,
+  PendingSummary,
+  ReadEntry,
+  StreamEntry,
+  StreamInfo
+} from "../StreamsBackend.js"
+import {
+  type BackendError,
+  GroupNotFound,
+  RedisCommandError,
+  RedisConnectionError,
+  StreamNotFound,
+  WrongKeyType
+} from "../StreamsError.js"
+
+// -----------------------------------------------------------------------------
+// scalars
+// -----------------------------------------------------------------------------
+
+/** an integer reply (a number, or a string with `stringNumbers`) */
+export const toInt = (reply: unknown): number => {
+  if (typeof reply === "number") return reply
+  if (typeof reply === "string") {
+    const n = Number(reply)
+    if (Number.isFinite(n)) return n
+  }
+  throw new UnexpectedReply(`expected an integer, got ${describe(reply)}`)
+}
+
+/** an integer reply that may be nil */
+export const toIntOrNull = (reply: unknown): number | null => reply === null || reply === undefined ? null : toInt(reply)
+
+/** a bulk string reply */
+export const toStr = (reply: unknown): string => {
+  if (typeof reply === "string") return reply
+  if (typeof reply === "number") return String(reply)
+  if (reply instanceof Uint8Array) return Buffer.from(reply).toString("utf8")
+  throw new UnexpectedReply(`expected a string, got ${describe(reply)}`)
+}
+
+/** a bulk string reply that may be nil */
+export const toStrOrNull = (reply: unknown): string | null => reply === null || reply === undefined ? null : toStr(reply)
+
+/** 1 / 0 */
+export const toBool = (reply: unknown): boolean => toInt(reply) !== 0
+
+const asArray = (reply: unknown): ReadonlyArray<unknown> => {
+  if (Array.isArray(reply)) return reply
+  throw new UnexpectedReply(`expected an array, got ${describe(reply)}`)
+}
+
+const describe = (reply: unknown): string => {
+  if (reply === null) return "nil"
+  if (Array.isArray(reply)) return `an array of ${reply.length}`
+  if (typeof reply === "string") return `"${reply.length > 40 ? reply.slice(0, 40) + "..." : reply}"`
+  return typeof reply
+}
+
+/** a reply of a shape the parser does not know */
+export class UnexpectedReply extends Error {
+  override readonly name = "UnexpectedReply"
+}
+
+// -----------------------------------------------------------------------------
+// entries
+// -----------------------------------------------------------------------------
+
+const EMPTY: ReadonlyArray<never> = []
+
+/** XADD: the id; nil (NOMKSTREAM on a missing stream) fails with StreamNotFound */
+export const parseAddedId = (reply: unknown, stream: string, command = "XADD"): string => {
+  if (typeof reply === "string") return reply
+  if (reply === null) throw streamNotFound(stream, command)
+  return toStr(reply)
+}
+
+/** XRANGE / XREVRANGE / XCLAIM: `[[id, [f, v, ...]], ...]`; entries with nil fields (deleted, Redis < 7) are skipped */
+export const parseEntries = (reply: unknown): ReadonlyArray<StreamEntry> => {
+  if (reply === null) return EMPTY
+  const raw = asArray(reply) as ReadonlyArray<[string, Array<string> | null]>
+  const n = raw.length
+  const out: Array<StreamEntry> = []
+  for (let i = 0; i < n; i++) {
+    const e = raw[i]!
+    const fields = e[1]
+    if (fields !== null) out.push({ id: e[0], fields })
+  }
+  return out
+}
+
+/**
+ * XREADGROUP (one stream): `nil` or `[[stream, [[id, fields | nil], ...]]]`.
+ * Deleted entries re-read from the pending list keep `fields: null`.
+ */
+export const parseReadGroup = (reply: unknown): ReadonlyArray<ReadEntry> => {
+  if (reply === null) return EMPTY
+  const streams = asArray(reply) as ReadonlyArray<[string, ReadonlyArray<[string, Array<string> | null]>]>
+  if (streams.length === 0) return EMPTY
+  const raw = streams[0]![1]
+  const n = raw.length
+  const out = new Array<ReadEntry>(n)
+  for (let i = 0; i < n; i++) {
+    const e = raw[i]!
+    out[i] = { id: e[0], fields: e[1] }
+  }
+  return out
+}
+
+/** a plain array of ids (XCLAIM ... JUSTID) */
+export const parseIds = (reply: unknown): ReadonlyArray<string> => {
+  if (reply === null) return EMPTY
+  const raw = asArray(reply)
+  for (let i = 0; i < raw.length; i++) {
+    if (typeof raw[i] !== "string") return raw.map(toStr)
+  }
+  return raw as ReadonlyArray<string>
+}
+
+/** XAUTOCLAIM: `[next, entries, deleted]` (Redis 7) or `[next, entries]` (6.2, where deleted entries come with nil fields) */
+export const parseAutoClaim = (reply: unknown): AutoClaimResult => {
+  const raw = asArray(reply)
+  const next = toStr(raw[0])
+  const list = raw[1] === null ? EMPTY : asArray(raw[1]) as ReadonlyArray<[string, Array<string> | null]>
+  const entries: Array<StreamEntry> = []
+  const deleted: Array<string> = raw.length > 2 && raw[2] !== null ? [...parseIds(raw[2])] : []
+  for (let i = 0; i < list.length; i++) {
+    const e = list[i]!
+    if (e[1] === null) deleted.push(e[0])
+    else entries.push({ id: e[0], fields: e[1] })
+  }
+  return { next, entries, deleted }
+}
+
+// -----------------------------------------------------------------------------
+// pending
+// -----------------------------------------------------------------------------
+
+/** XPENDING key group: `[count, first, last, [[consumer, count], ...] | nil]` */
+export const parsePendingSummary = (reply: unknown): PendingSummary => {
+  const raw = asArray(reply)
+  const list = raw[3] === null || raw[3] === undefined ? EMPTY : asArray(raw[3])
+  const consumers = new Array<{ readonly name: string; readonly count: number }>(list.length)
+  for (let i = 0; i < list.length; i++) {
+    const c = asArray(list[i])
+    consumers[i] = { name: toStr(c[0]), count: toInt(c[1]) }
+  }
+  return { count: toInt(raw[0]), first: toStrOrNull(raw[1]), last: toStrOrNull(raw[2]), consumers }
+}
+
+/** XPENDING extended: `[[id, consumer, idle, deliveries], ...]` */
+export const parsePending = (reply: unknown): ReadonlyArray<PendingEntry> => {
+  if (reply === null) return EMPTY
+  const raw = asArray(reply)
+  const out = new Array<PendingEntry>(raw.length)
+  for (let i = 0; i < raw.length; i++) {
+    const p = raw[i] as ReadonlyArray<unknown>
+    out[i] = { id: toStr(p[0]), consumer: toStr(p[1]), idleMs: toInt(p[2]), deliveries: toInt(p[3]) }
+  }
+  return out
+}
+
+// -----------------------------------------------------------------------------
+// XINFO
+// -----------------------------------------------------------------------------
+
+const parseEntryOrNull = (reply: unknown): StreamEntry | null => {
+  if (reply === null || reply === undefined) return null
+  const e = asArray(reply)
+  if (e[1] === null || e[1] === undefined) return null
+  return { id: toStr(e[0]), fields: asArray(e[1]) as ReadonlyArray<string> }
+}
+
+/**
+ * XINFO STREAM (flat key/value array). Fields missing before Redis 7.0
+ * (`max-deleted-entry-id`, `entries-added`, `recorded-first-entry-id`) fall
+ * back to `"0-0"`, the length and the first entry's id.
+ */
+export const parseStreamInfo = (reply: unknown): StreamInfo => {
+  const raw = asArray(reply)
+  let length = 0
+  let groups = 0
+  let lastGeneratedId = "0-0"
+  let maxDeletedEntryId = "0-0"
+  let entriesAdded: number | undefined
+  let recordedFirstEntryId: string | undefined
+  let firstEntry: StreamEntry | null = null
+  let lastEntry: StreamEntry | null = null
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const value = raw[i + 1]
+    switch (raw[i]) {
+      case "length":
+        length = toInt(value)
+        break
+      case "groups":
+        groups = toInt(value)
+        break
+      case "last-generated-id":
+        lastGeneratedId = toStr(value)
+        break
+      case "max-deleted-entry-id":
+        maxDeletedEntryId = toStr(value)
+        break
+      case "entries-added":
+        entriesAdded = toInt(value)
+        break
+      case "recorded-first-entry-id":
+        recordedFirstEntryId = toStr(value)
+        break
+      case "first-entry":
+        firstEntry = parseEntryOrNull(value)
+        break
+      case "last-entry":
+        lastEntry = parseEntryOrNull(value)
+        break
+    }
+  }
+  return {
+    length,
+    groups,
+    lastGeneratedId,
+    maxDeletedEntryId,
+    entriesAdded: entriesAdded ?? length,
+    recordedFirstEntryId: recordedFirstEntryId ?? firstEntry?.id ?? "0-0",
+    firstEntry,
+    lastEntry
+  }
+}
+
+/** XINFO GROUPS: an array of flat key/value arrays; `entries-read` and `lag` may be nil (and are absent before 7.0) */
+export const parseGroupsInfo = (reply: unknown): ReadonlyArray<GroupInfo> => {
+  const raw = asArray(reply)
+  const out = new Array<GroupInfo>(raw.length)
+  for (let g = 0; g < raw.length; g++) {
+    const kv = asArray(raw[g])
+    let name = ""
+    let consumers = 0
+    let pending = 0
+    let lastDeliveredId = "0-0"
+    let entriesRead: number | null = null
+    let lag: number | null = null
+    for (let i = 0; i + 1 < kv.length; i += 2) {
+      const value = kv[i + 1]
+      switch (kv[i]) {
+        case "name":
+          name = toStr(value)
+          break
+        case "consumers":
+          consumers = toInt(value)
+          break
+        case "pending":
+          pending = toInt(value)
+          break
+        case "last-delivered-id":
+          lastDeliveredId = toStr(value)
+          break
+        case "entries-read":
+          entriesRead = toIntOrNull(value)
+          break
+        case "lag":
+          lag = toIntOrNull(value)
+          break
+      }
+    }
+    out[g] = { name, consumers, pending, lastDeliveredId, entriesRead, lag }
+  }
+  return out
+}
+
+/** XINFO CONSUMERS: `inactive` exists from Redis 7.2 on; `null` before */
+export const parseConsumersInfo = (reply: unknown): ReadonlyArray<ConsumerInfo> => {
+  const raw = asArray(reply)
+  const out = new Array<ConsumerInfo>(raw.length)
+  for (let c = 0; c < raw.length; c++) {
+    const kv = asArray(raw[c])
+    let name = ""
+    let pending = 0
+    let idleMs = 0
+    let inactiveMs: number | null = null
+    for (let i = 0; i + 1 < kv.length; i += 2) {
+      const value = kv[i + 1]
+      switch (kv[i]) {
+        case "name":
+          name = toStr(value)
+          break
+        case "pending":
+          pending = toInt(value)
+          break
+        case "idle":
+          idleMs = toInt(value)
+          break
+        case "inactive":
+          inactiveMs = toIntOrNull(value)
+          // Redis 7.2 reports -1 for a consumer that never had a successful interaction
+          if (inactiveMs !== null && inactiveMs < 0) inactiveMs = null
+          break
+      }
+    }
+    out[c] = { name, pending, idleMs, inactiveMs }
+  }
+  return out
+}
+
+/** the reply of the delete-consumer-if-idle script: `[deleted 0|1, pending, idle | -1]` */
+export const parseDeleteConsumerIfIdle = (
+  reply: unknown
+): { readonly deleted: boolean; readonly pending: number; readonly idleMs: number | null } => {
+  const raw = asArray(reply)
+  const idle = toInt(raw[2])
+  return { deleted: toInt(raw[0]) === 1, pending: toInt(raw[1]), idleMs: idle < 0 ? null : idle }
+}
+
+/** `redis_version` from `INFO server` ("unknown" when absent) */
+export const parseServerVersion = (reply: unknown): string => {
+  const text = toStr(reply)
+  const match = /^(?:redis_version|valkey_version):([^\r\n]+)/m.exec(text)
+  return match ? match[1]!.trim() : "unknown"
+}
+
+/** MULTI XACK XDEL EXEC: the number acknowledged, or the first error inside the transaction */
+export const parseAckAndDelete = (reply: unknown): number => {
+  if (reply === null) throw new UnexpectedReply("the transaction was aborted")
+  const raw = asArray(reply) as ReadonlyArray<[Error | null, unknown]>
+  for (let i = 0; i < raw.length; i++) {
+    const err = raw[i]![0]
+    if (err) throw err
+  }
+  return toInt(raw[0]![1])
+}
+
+// -----------------------------------------------------------------------------
+// errors
+// -----------------------------------------------------------------------------
+
+const TAGS = new Set([
+  "RedisConnectionError",
+  "RedisCommandError",
+  "GroupNotFound",
+  "WrongKeyType",
+  "StreamNotFound"
+])
+
+const isBackendError = (u: unknown): u is BackendError =>
+  typeof u === "object" && u !== null && TAGS.has((u as { _tag?: unknown })._tag as string) &&
+  u instanceof Error
+
+/** an error reply of the server (as opposed to a client-side or connection failure) */
+export const isReplyError = (u: unknown): u is Error =>
+  u instanceof Error && (u.name === "ReplyError" || u.constructor?.name === "ReplyError")
+
+const streamNotFound = (stream: string, command: string) =>
+  new StreamNotFound({ stream, command, message: `${command}: stream '${stream}' does not exist` })
+
+/**
+ * The first error of a failed transaction (EXECABORT carries the errors of
+ * the commands that could not be queued).
+ */
+const innermost = (err: Error): Error => {
+  const previous = (err as { previousErrors?: ReadonlyArray<unknown> }).previousErrors
+  if (previous && previous.length > 0 && previous[0] instanceof Error) return previous[0]
+  return err
+}
+
+/**
+ * Map any failure of a command to the port's typed errors:
+ * NOGROUP -> GroupNotFound, WRONGTYPE -> WrongKeyType, "no such key" and
+ * "requires the key to exist" -> StreamNotFound, any other error reply ->
+ * RedisCommandError (with the raw reply), a reply of an unexpected shape ->
+ * RedisCommandError, anything else (closed connection, command timeout, retries
+ * exhausted) -> RedisConnectionError naming the endpoint.
+ */
+export const toBackendError = (
+  cause: unknown,
+  command: string,
+  stream: string,
+  group: string | undefined,
+  endpoint: string
+): BackendError => {
+  if (isBackendError(cause)) return cause
+  if (cause instanceof UnexpectedReply) {
+    return new RedisCommandError({
+      command,
+      reply: cause.message,
+      message: `${command} ${stream}: unexpected reply from ${endpoint}: ${cause.message}`,
+      cause
+    })
+  }
+  if (isReplyError(cause)) {
+    const err = innermost(cause)
+    const reply = err.message
+    if (reply.startsWith("NOGROUP")) {
+      const g = group ?? "?"
+      return new GroupNotFound({
+        stream,
+        group: g,
+        command,
+        message: `${command}: consumer group '${g}' does not exist on stream '${stream}' (or the stream does not exist)`
+      })
+    }
+    if (reply.startsWith("WRONGTYPE")) {
+      return new WrongKeyType({
+        key: stream,
+        command,
+        message: `${command}: key '${stream}' holds another type than a stream`
+      })
+    }
+    if (reply.startsWith("ERR no such key") || reply.includes("requires the key to exist")) {
+      return streamNotFound(stream, command)
+    }
+    return new RedisCommandError({ command, reply, message: `${command} ${stream} failed: ${reply}`, cause })
+  }
+  const text = cause instanceof Error ? cause.message : String(cause)
+  return new RedisConnectionError({
+    endpoint,
+    message: `${command} ${stream} on ${endpoint} failed: ${text}`,
+    cause
+  })
+}

@@ -1,0 +1,175 @@
+import { assert } from "@effect/vitest"
+import { Chunk, Deferred, Effect, Fiber, Stream } from "effect"
+import { Consumer, DeadLetter, Message, Producer, StreamsBackend } from "effect-redis-streams"
+import { forEachBackend, TestKit } from "../src/Harness.js"
+
+const fill = (stream: string, n: number, from = 0) =>
+  Effect.flatMap(Producer.make({ stream }), (p) =>
+    p.addAll(Array.from({ length: n }, (_, i) => ({ n: String(from + i) }))))
+
+/** acknowledged + pending + dead-lettered + never delivered, counted from the backend */
+const accounting = (stream: string, group: string, dlq: string, acked: number) =>
+  Effect.gen(function*() {
+    const backend = yield* StreamsBackend.StreamsBackend
+    const pending = (yield* backend.pendingSummary(stream, group)).count
+    const dead = yield* backend.length(dlq)
+    const info = (yield* backend.groupsInfo(stream)).find((g) => g.name === group)
+    const backlog = info?.lag ?? 0
+    return { acked, pending, dead, backlog, total: acked + pending + dead + backlog }
+  })
+
+forEachBackend("Consumer failure handling", (it) => {
+  it.scoped("crash: a survivor receives exactly the crashed consumer's entries after claimIdle, delivery count 2", () =>
+    Effect.gen(function*() {
+      const kit = yield* TestKit
+      const backend = yield* StreamsBackend.StreamsBackend
+      const stream = kit.key("f")
+      const ids = yield* fill(stream, 5)
+      const base = { stream, group: "g", batchSize: 5, maxWait: "50 millis", claimIdle: "1 second", blockTime: "100 millis" } as const
+      // A takes a batch and "dies": nothing is acknowledged and it never reads again
+      const a = yield* Consumer.make({ ...base, consumer: "A", removeOnShutdown: false })
+      const taken = Chunk.unsafeGet(yield* a.batches.pipe(Stream.take(1), Stream.runCollect), 0)
+      assert.deepStrictEqual(taken.messages.map((m) => m.id), ids)
+      const b = yield* Consumer.make({ ...base, consumer: "B" })
+      const got: Array<Message.Message<Record<string, string>>> = []
+      const fiber = yield* b.batches.pipe(
+        Stream.runForEach((batch) => Effect.sync(() => got.push(...batch.messages)).pipe(Effect.zipRight(batch.ack))),
+        Effect.fork
+      )
+      yield* kit.sleep(500)
+      assert.strictEqual(got.length, 0, "fresh entries of a live consumer are not stolen")
+      yield* kit.sleep(1200)
+      yield* Fiber.interrupt(fiber)
+      assert.deepStrictEqual(got.map((m) => m.id), ids)
+      assert.deepStrictEqual(got.map((m) => m.deliveryCount), [2, 2, 2, 2, 2])
+      assert.deepStrictEqual(got.map((m) => m.consumer), ["B", "B", "B", "B", "B"])
+      assert.strictEqual((yield* backend.pendingSummary(stream, "g")).count, 0)
+    }))
+
+  it.scoped("two survivors never both take the same entry", () =>
+    Effect.gen(function*() {
+      const kit = yield* TestKit
+      const stream = kit.key("f")
+      const ids = yield* fill(stream, 40)
+      const base = { stream, group: "g", batchSize: 40, maxWait: "50 millis", claimIdle: "500 millis", blockTime: "100 millis" } as const
+      const dead = yield* Consumer.make({ ...base, consumer: "dead", removeOnShutdown: false })
+      yield* dead.batches.pipe(Stream.take(1), Stream.runDrain)
+      const seen = new Map<string, number>()
+      const run = (name: string) =>
+        Effect.flatMap(Consumer.make({ ...base, consumer: name, batchSize: 7 }), (c) =>
+          c.process((m) => Effect.sync(() => seen.set(m.id, (seen.get(m.id) ?? 0) + 1))).pipe(Effect.fork))
+      const f1 = yield* run("s1")
+      const f2 = yield* run("s2")
+      yield* kit.sleep(2000)
+      yield* Fiber.interrupt(f1)
+      yield* Fiber.interrupt(f2)
+      assert.sameMembers([...seen.keys()], [...ids])
+      assert.isTrue([...seen.values()].every((n) => n === 1))
+    }))
+
+  it.scoped("poison: ids that always fail land in the dead-letter stream after maxDeliveries, with the error", () =>
+    Effect.gen(function*() {
+      const kit = yield* TestKit
+      const backend = yield* StreamsBackend.StreamsBackend
+      const stream = kit.key("f")
+      const ids = yield* fill(stream, 20)
+      const poisoned = new Set([ids[3], ids[11]])
+      const consumer = yield* Consumer.make({
+        stream,
+        group: "g",
+        batchSize: 5,
+        maxWait: "20 millis",
+        claimIdle: "100 millis",
+        claimInterval: "50 millis",
+        blockTime: "50 millis",
+        maxDeliveries: 3
+      })
+      const attempts = new Map<string, number>()
+      const fiber = yield* consumer.process((m) =>
+        Effect.suspend(() => {
+          attempts.set(m.id, (attempts.get(m.id) ?? 0) + 1)
+          return poisoned.has(m.id) ? Effect.fail(new Error(`cannot handle ${m.body.n}`)) : Effect.void
+        })
+      ).pipe(Effect.fork)
+      yield* kit.sleep(1500)
+      yield* Fiber.interrupt(fiber)
+      const dead = (yield* backend.range(consumer.deadLetterStream)).map(DeadLetter.parse)
+      assert.sameMembers(dead.map((d) => d.meta.id), [...poisoned])
+      for (const d of dead) {
+        assert.strictEqual(d.meta.deliveries, 4)
+        assert.include(d.meta.error, "cannot handle")
+        assert.strictEqual(d.meta.stream, stream)
+      }
+      for (const id of poisoned) assert.strictEqual(attempts.get(id), 3)
+      assert.strictEqual((yield* backend.pendingSummary(stream, "g")).count, 0)
+      assert.strictEqual(attempts.size, 20)
+    }))
+
+  it.scoped("a handler can reject a message as Poison: dead-lettered at once", () =>
+    Effect.gen(function*() {
+      const kit = yield* TestKit
+      const backend = yield* StreamsBackend.StreamsBackend
+      const stream = kit.key("f")
+      const ids = yield* fill(stream, 4)
+      const consumer = yield* Consumer.make({ stream, group: "g", batchSize: 4, maxWait: "20 millis" })
+      const fiber = yield* consumer.process((m) =>
+        m.body.n === "2" ? Effect.fail(new Message.Poison({ reason: "n must not be 2" })) : Effect.void
+      ).pipe(Effect.fork)
+      yield* kit.sleep(200)
+      yield* Fiber.interrupt(fiber)
+      const dead = (yield* backend.range(consumer.deadLetterStream)).map(DeadLetter.parse)
+      assert.deepStrictEqual(dead.map((d) => [d.meta.id, d.meta.error, d.meta.deliveries]), [[ids[2], "n must not be 2", 1]])
+      assert.strictEqual((yield* backend.pendingSummary(stream, "g")).count, 0)
+    }))
+
+  it.scoped("shutdown mid-batch with slow handlers: in-flight work finishes, acknowledged + pending + dead-lettered = produced", () =>
+    Effect.gen(function*() {
+      const kit = yield* TestKit
+      const stream = kit.key("f")
+      yield* fill(stream, 50)
+      const consumer = yield* Consumer.make({
+        stream,
+        group: "g",
+        batchSize: 10,
+        maxWait: "20 millis",
+        shutdownTimeout: "2 seconds"
+      })
+      let acked = 0
+      const started = yield* Deferred.make<void>()
+      const fiber = yield* consumer.process((m) =>
+        Deferred.succeed(started, undefined).pipe(
+          Effect.zipRight(Effect.sleep(m.body.n === "7" ? "5 seconds" : "300 millis")),
+          Effect.zipRight(Effect.sync(() => acked++))
+        ), { concurrency: 10 }).pipe(Effect.fork)
+      yield* Deferred.await(started)
+      yield* kit.sleep(50)
+      const interrupting = yield* Fiber.interrupt(fiber).pipe(Effect.fork)
+      yield* kit.sleep(2500)
+      yield* Fiber.join(interrupting)
+      const figures = yield* accounting(stream, "g", consumer.deadLetterStream, acked)
+      assert.strictEqual(figures.total, 50)
+      assert.strictEqual(acked, 9, "the 9 fast handlers of the first batch finished and were acknowledged")
+      assert.strictEqual(figures.pending, 1, "the slow handler's message stays pending")
+      assert.strictEqual(figures.backlog, 40, "nothing more was read after the interruption")
+    }))
+
+  it.scoped("closing the consumer's scope removes it from the group only when nothing is pending", () =>
+    Effect.gen(function*() {
+      const kit = yield* TestKit
+      const backend = yield* StreamsBackend.StreamsBackend
+      const stream = kit.key("f")
+      yield* fill(stream, 2)
+      yield* Effect.scoped(Effect.gen(function*() {
+        const c = yield* Consumer.make({ stream, group: "g", consumer: "clean", batchSize: 2, maxWait: 0 })
+        const [b] = Chunk.toReadonlyArray(yield* c.batches.pipe(Stream.take(1), Stream.runCollect))
+        yield* b!.ack
+      }))
+      yield* fill(stream, 1, 2)
+      yield* Effect.scoped(Effect.gen(function*() {
+        const c = yield* Consumer.make({ stream, group: "g", consumer: "dirty", batchSize: 1, maxWait: 0 })
+        yield* c.batches.pipe(Stream.take(1), Stream.runDrain)
+      }))
+      const names = (yield* backend.consumersInfo(stream, "g")).map((c) => [c.name, c.pending])
+      assert.deepStrictEqual(names, [["dirty", 1]])
+    }))
+})
