@@ -19,6 +19,16 @@
  * which is always an existing live consumer) a consumer: a missing stream is
  * `StreamNotFound`, a missing group `GroupNotFound`.
  *
+ * Liveness: cleanup treats a consumer as dead when XINFO CONSUMERS `idle`
+ * exceeds `idleThreshold`. On Redis 7.2+ that is the time since its last
+ * attempted read. Before 7.2 (checked on 7.0.15) `idle` is refreshed only by a
+ * read that delivers entries or re-reads the consumer's own pending list, not
+ * by a read (blocking or not) that finds nothing new, nor by an XAUTOCLAIM
+ * that claims nothing: a live consumer waiting on an empty stream looks idle.
+ * Such a consumer is then deleted only if it has nothing pending, which is
+ * harmless (Redis re-creates it at its next delivery, even while it is
+ * blocked in XREADGROUP), and it is not chosen as a claim target.
+ *
  * @since 0.1.0
  */
 import * as Clock from "effect/Clock"
@@ -144,14 +154,16 @@ export interface Report {
  * What cleanup did (or, on a dry run, would do) with one consumer.
  *
  * - `DELETED`: its pending list was empty (after moving its entries) and it
- *   had not come back, so it was deleted;
+ *   had not come back, so it was deleted; no pending entry is ever dropped;
  * - `WOULD_DELETE`: dry run, it would be deleted;
  * - `KEPT_PENDING`: entries younger than `claimIdle` (or that could not be
  *   moved) are still its own, so it is kept until a later round;
  * - `NO_HEALTHY_CONSUMER`: no live consumer in its group to take its entries;
  *   they stay where they are, for the consumers' own reclaim;
- * - `CAME_BACK`: it was active again when re-checked just before deleting;
- * - `GONE`: it no longer existed when re-checked.
+ * - `CAME_BACK`: it was active again at the delete, which is atomic
+ *   (`StreamsBackend.deleteConsumerIfIdle`: deleted only if still idle and
+ *   with nothing pending at that instant), so it was kept;
+ * - `GONE`: it no longer existed at the delete.
  *
  * @since 0.1.0
  * @category models
@@ -187,8 +199,6 @@ export interface ConsumerCleanup {
   readonly claimed: number
   /** entries still its own at the end (planned: those younger than `claimIdle` or without a target) */
   readonly left: number
-  /** entries DELCONSUMER reported dropped: only if it read new entries between the re-check and the delete (should be 0) */
-  readonly lost: number
   readonly outcome: CleanupOutcome
   readonly note: string
 }
@@ -207,8 +217,6 @@ export interface CleanupResult {
   readonly claimed: number
   /** consumers deleted */
   readonly deleted: number
-  /** entries dropped by a delete racing with the consumer's return (should be 0) */
-  readonly lost: number
 }
 
 /**
@@ -692,8 +700,9 @@ export const make = (
       )
     })
 
-    /** liveness for cleanup: the time since the last attempted interaction */
-    const isDead = (c: ConsumerInfo): boolean => c.idleMs > idleThresholdMs
+    /** liveness for cleanup: XINFO `idle` strictly above the threshold, i.e. at least this (idle is whole ms) */
+    const deadAfterMs = Math.floor(idleThresholdMs) + 1
+    const isDead = (c: ConsumerInfo): boolean => c.idleMs >= deadAfterMs
 
     const cleanupConsumer = (
       group: string,
@@ -712,7 +721,6 @@ export const make = (
             claims: [],
             claimed: 0,
             left: dead.pending,
-            lost: 0,
             outcome: "NO_HEALTHY_CONSUMER",
             note
           } satisfies ConsumerCleanup
@@ -769,8 +777,7 @@ export const make = (
               claims: claimList,
               claimed: 0,
               left: 0,
-              lost: 0,
-              outcome: "WOULD_DELETE",
+                outcome: "WOULD_DELETE",
               note: planned > 0
                 ? `would move ${planned} entries to ${claimList.length} consumer(s), then delete it`
                 : "nothing pending; would delete it"
@@ -780,62 +787,52 @@ export const make = (
               claims: claimList,
               claimed: 0,
               left,
-              lost: 0,
-              outcome: "KEPT_PENDING",
+                outcome: "KEPT_PENDING",
               note: `would move ${planned} entries; ${left} are idle less than ${claimIdleMs} ms and stay, so it would be kept`
             } satisfies ConsumerCleanup
         }
-        // re-check just before deleting: still there, still dead, nothing pending
-        const now = (yield* backend.consumersInfo(stream, group)).find((c) => c.name === dead.name)
-        if (now === undefined) {
+        // delete only if, at that instant, it is still dead and has nothing pending (one atomic step)
+        const del = yield* backend.deleteConsumerIfIdle(stream, group, dead.name, { minIdleMs: deadAfterMs })
+        if (del.idleMs === null) {
           return {
             ...base,
             claims: claimList,
             claimed,
             left: 0,
-            lost: 0,
             outcome: "GONE",
             note: "it no longer existed when re-checked"
           } satisfies ConsumerCleanup
         }
-        if (!isDead(now)) {
-          const note = `it was active again (idle ${now.idleMs} ms) when re-checked; kept with ${now.pending} pending`
+        if (del.deleted) {
+          return {
+            ...base,
+            claims: claimList,
+            claimed,
+            left: 0,
+            outcome: "DELETED",
+            note: claimed > 0 ? `moved ${claimed} entries to ${claimList.length} consumer(s), then deleted it` : "deleted"
+          } satisfies ConsumerCleanup
+        }
+        if (del.idleMs < deadAfterMs) {
+          const note = `it was active again (idle ${del.idleMs} ms) when re-checked; kept with ${del.pending} pending`
           yield* Effect.logInfo(`Monitor: ${dead.name}: ${note}`)
           return {
             ...base,
             claims: claimList,
             claimed,
-            left: now.pending,
-            lost: 0,
+            left: del.pending,
             outcome: "CAME_BACK",
             note
           } satisfies ConsumerCleanup
-        }
-        if (now.pending > 0) {
-          return {
-            ...base,
-            claims: claimList,
-            claimed,
-            left: now.pending,
-            lost: 0,
-            outcome: "KEPT_PENDING",
-            note: `moved ${claimed}; ${now.pending} entries idle less than ${claimIdleMs} ms stay, so it is kept until a later round`
-          } satisfies ConsumerCleanup
-        }
-        const lost = yield* backend.deleteConsumer(stream, group, dead.name)
-        if (lost > 0) {
-          yield* Effect.logError(
-            `Monitor: deleting ${dead.name} of group ${group} dropped ${lost} pending entries it read after the re-check`
-          )
         }
         return {
           ...base,
           claims: claimList,
           claimed,
-          left: 0,
-          lost,
-          outcome: "DELETED",
-          note: claimed > 0 ? `moved ${claimed} entries to ${claimList.length} consumer(s), then deleted it` : "deleted"
+          left: del.pending,
+          outcome: "KEPT_PENDING",
+          note:
+            `moved ${claimed}; ${del.pending} entries idle less than ${claimIdleMs} ms stay, so it is kept until a later round`
         } satisfies ConsumerCleanup
       })
 
@@ -859,8 +856,7 @@ export const make = (
           dryRun,
           consumers: results,
           claimed: results.reduce((n, r) => n + r.claimed, 0),
-          deleted: results.filter((r) => r.outcome === "DELETED").length,
-          lost: results.reduce((n, r) => n + r.lost, 0)
+          deleted: results.filter((r) => r.outcome === "DELETED").length
         }
       }).pipe(Effect.withSpan("Monitor.cleanup", { kind: "client", attributes: { ...spanAttributes, dryRun } }))
     }

@@ -28,9 +28,13 @@
  *   100 ms, 200 ms, ... up to 2 s, forever), so a Redis restart is survived.
  *   Commands sent while it is disconnected wait in ioredis's offline queue but
  *   never for long: they fail with `RedisConnectionError` after 3 failed
- *   reconnection attempts (about 1 s, `maxRetriesPerRequest: 3`) and in any
- *   case after `commandTimeout` (10 s by default). A command in flight when the
- *   connection drops is sent again after the reconnection (ioredis's
+ *   reconnection attempts (about 1 s, `maxRetriesPerRequest: 3`). Every
+ *   operation of `RedisBackend` is also bounded by `commandTimeout` (10 s by
+ *   default; one timer per operation, so a pipelined batch of 1,000 XADDs
+ *   costs one timer, not 1,000). ioredis's own per-command `commandTimeout` is
+ *   not set on `client`: pass `ioredis: { commandTimeout }` if you send
+ *   commands on it directly. A command in flight when the connection drops is
+ *   sent again after the reconnection (ioredis's
  *   `autoResendUnfulfilledCommands`), so an XADD may, rarely, be applied twice:
  *   delivery is at least once.
  * - Dedicated connections (`duplicate`) have no command timeout (a blocking
@@ -108,9 +112,9 @@ export interface Options {
   /** bound on connecting (TCP, TLS, AUTH, ready check), default 5 seconds */
   readonly connectTimeout?: Duration.DurationInput | undefined
   /**
-   * bound on every non-blocking command, default 10 seconds; `Duration.infinity`
-   * disables it (not recommended: a command could then wait for as long as the
-   * server is unreachable)
+   * bound on every non-blocking operation of `RedisBackend`, default 10
+   * seconds; `Duration.infinity` disables it (not recommended: an operation
+   * could then wait for as long as the server is unreachable)
    */
   readonly commandTimeout?: Duration.DurationInput | undefined
   /** bound on QUIT when the scope closes before the connection is dropped, default 1 second */
@@ -139,6 +143,8 @@ export interface Service {
   readonly endpoint: string
   /** `redis_version` of INFO server, read once when connected (`"unknown"` if INFO is not allowed) */
   readonly serverVersion: string
+  /** the bound on non-blocking operations (`Duration.infinity` when disabled) */
+  readonly commandTimeout: Duration.Duration
   /**
    * A new dedicated connection with the same options, connected, closed when
    * the scope closes: no command timeout and no reconnection (see the module
@@ -168,7 +174,8 @@ export const make: (options?: Options) => Effect.Effect<Service, RedisConnection
  * Wrap a client the caller owns (a `Redis` or a `Cluster`). It is not quit
  * when the scope closes; connections opened by `duplicate` are. Reads the
  * server version (connecting the client if it was created with
- * `lazyConnect`), bounded by `connectTimeout` (default 5 s).
+ * `lazyConnect`), bounded by `connectTimeout` (default 5 s). `commandTimeout`
+ * (default 10 s) bounds the backend's operations as with `make`.
  *
  * @since 0.1.0
  * @category constructors
@@ -177,6 +184,7 @@ export const fromClient: (
   client: Redis | Cluster,
   options?: {
     readonly connectTimeout?: Duration.DurationInput | undefined
+    readonly commandTimeout?: Duration.DurationInput | undefined
     readonly quitTimeout?: Duration.DurationInput | undefined
   }
 ) => Effect.Effect<Service, RedisConnectionError | InvalidOptions, Scope.Scope> = internal.fromClient
@@ -212,6 +220,7 @@ export const layerFromClient = (
   client: Redis | Cluster,
   options?: {
     readonly connectTimeout?: Duration.DurationInput | undefined
+    readonly commandTimeout?: Duration.DurationInput | undefined
     readonly quitTimeout?: Duration.DurationInput | undefined
   }
 ): Layer.Layer<RedisConnection, RedisConnectionError | InvalidOptions> =>

@@ -208,7 +208,10 @@ export interface Recommendation {
   readonly byRate: number | null
 }
 
-const ceil = (x: number): number => Math.ceil(x - 1e-9)
+const ceil = (x: number): number => {
+  const c = Math.ceil(x - 1e-9)
+  return c > 0 ? c : 0
+}
 
 /**
  * The recommended consumer count:
@@ -630,7 +633,9 @@ export const make = (
         pending: c.pending,
         active: c.idleMs <= resolved.idleThresholdMs
       }))
-      const acked = g.entriesRead === null ? null : g.entriesRead - g.pending
+      // a group that has delivered nothing yet has read 0 entries (Redis reports null until its first read)
+      const entriesRead = g.entriesRead ?? (g.lastDeliveredId === "0-0" ? 0 : null)
+      const acked = entriesRead === null ? null : entriesRead - g.pending
       const reading: Reading = { at, entriesAdded: info.entriesAdded, acked }
       const previous = yield* Ref.modify(readings, (rs) => {
         const kept = rs.filter((r) => r.at >= at - resolved.rateWindowMs && r.at < at)

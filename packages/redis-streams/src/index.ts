@@ -31,6 +31,15 @@ export * as RedisConnection from "./RedisConnection.js"
 export * as RedisBackend from "./RedisBackend.js"
 
 /**
+ * The StreamsBackend port in memory, behaving like Redis 7.0, with time from
+ * Effect's Clock (TestClock-friendly), plus test hooks (wrong-type keys,
+ * deleting keys, fault injection).
+ *
+ * @since 0.1.0
+ */
+export * as InMemoryBackend from "./InMemoryBackend.js"
+
+/**
  * Messages and batches handed out by a Consumer, with their acknowledgement.
  *
  * @since 0.1.0

@@ -54,6 +54,9 @@ export const durationMs = (
 ): Effect.Effect<number, InvalidOptions> => {
   if (value === undefined) return Effect.succeed(fallbackMs)
   const accepted = `a finite Duration.DurationInput >= ${minMs} ms (e.g. "30 seconds" or a number of milliseconds)`
+  if (typeof value === "number" && !(Number.isFinite(value) && value >= minMs)) {
+    return Effect.fail(invalid(component, option, value, accepted))
+  }
   const decoded = Duration.decodeUnknown(value)
   if (Option.isNone(decoded)) return Effect.fail(invalid(component, option, value, accepted))
   const ms = Duration.toMillis(decoded.value)

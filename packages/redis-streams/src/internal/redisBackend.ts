@@ -5,6 +5,7 @@
  *
  * @internal
  */
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { createHash } from "node:crypto"
 import type { Service as Connection } from "../RedisConnection.js"
@@ -18,9 +19,10 @@ import type {
   Service,
   Trim
 } from "../StreamsBackend.js"
-import type { BackendError } from "../StreamsError.js"
+import { type BackendError, RedisConnectionError } from "../StreamsError.js"
 import * as BlockingReader from "./redisBlockingReader.js"
 import type { Client } from "./redisConnection.js"
+import { traced } from "./redisTracing.js"
 import * as Replies from "./replies.js"
 
 type Arg = string | number
@@ -55,6 +57,8 @@ for i = 1, #list do
 end
 return {0, 0, -1}`
 
+const SCRIPT_LABEL = "XGROUP DELCONSUMER if idle (script)"
+
 const DELETE_CONSUMER_IF_IDLE_SHA = createHash("sha1").update(DELETE_CONSUMER_IF_IDLE).digest("hex")
 
 const pushTrim = (args: Array<Arg>, trim: Trim): void => {
@@ -62,56 +66,87 @@ const pushTrim = (args: Array<Arg>, trim: Trim): void => {
   if (trim.limit !== undefined) args.push("LIMIT", trim.limit)
 }
 
-const spanOptions = (stream: string, kind: "producer" | "consumer" | "client") => ({
-  kind,
-  attributes: { "messaging.system": "redis", "messaging.destination.name": stream },
-  captureStackTrace: false
-})
-
 /** @internal */
 export const make = (connection: Connection): Service => {
   const client: Client = connection.client
   const endpoint = connection.endpoint
+  const commandTimeoutMs = Duration.toMillis(connection.commandTimeout)
+  const timeoutMs = Number.isFinite(commandTimeoutMs) ? commandTimeoutMs : undefined
 
-  /** one command: the reply parsed in the promise callback, failures mapped to the port's errors */
-  const send = <A>(
-    command: string,
-    args: Array<Arg>,
+  /**
+   * Start a request, parse its reply in the promise callback, map failures to
+   * the port's errors; bounded by the connection's command timeout (one timer
+   * per operation, also for a pipelined batch).
+   */
+  const run = <A>(
+    start: () => Promise<unknown>,
     parse: (reply: unknown) => A,
+    label: string,
     stream: string,
-    group?: string
+    group: string | undefined
   ): Effect.Effect<A, BackendError> =>
     Effect.async<A, BackendError>((resume) => {
-      const fail = (cause: unknown) =>
-        resume(Effect.fail(Replies.toBackendError(cause, command, stream, group, endpoint)))
+      let done = false
+      let timer: ReturnType<typeof setTimeout> | undefined
+      const fail = (cause: unknown) => {
+        if (done) return
+        done = true
+        if (timer !== undefined) clearTimeout(timer)
+        resume(Effect.fail(Replies.toBackendError(cause, label, stream, group, endpoint)))
+      }
       let promise: Promise<unknown>
       try {
-        promise = client.call(command, args)
+        promise = start()
       } catch (cause) {
         fail(cause)
         return
       }
+      if (timeoutMs !== undefined) {
+        timer = setTimeout(() => {
+          if (done) return
+          done = true
+          resume(Effect.fail(
+            new RedisConnectionError({
+              endpoint,
+              message: `${label} ${stream} on ${endpoint} did not complete within ${timeoutMs} ms`
+            })
+          ))
+        }, timeoutMs)
+      }
       promise.then(
         (reply) => {
+          if (done) return
+          done = true
+          if (timer !== undefined) clearTimeout(timer)
           let value: A
           try {
             value = parse(reply)
           } catch (cause) {
-            fail(cause)
+            resume(Effect.fail(Replies.toBackendError(cause, label, stream, group, endpoint)))
             return
           }
           resume(Effect.succeed(value))
         },
         fail
       )
+      if (timer !== undefined) {
+        const t = timer
+        return Effect.sync(() => {
+          done = true
+          clearTimeout(t)
+        })
+      }
     })
 
-  const traced = <A>(
-    effect: Effect.Effect<A, BackendError>,
-    op: string,
+  /** one command through `client.call` */
+  const send = <A>(
+    command: string,
+    args: Array<Arg>,
+    parse: (reply: unknown) => A,
     stream: string,
-    kind: "producer" | "consumer" | "client" = "client"
-  ): Effect.Effect<A, BackendError> => Effect.withSpan(effect, `RedisStreams.${op}`, spanOptions(stream, kind))
+    group?: string,
+    label: string = command
+  ): Effect.Effect<A, BackendError> => run(() => client.call(command, args), parse, label, stream, group)
 
   const add = (stream: string, fields: Fields, options?: AddOptions) => {
     const args: Array<Arg> = [stream]
@@ -132,45 +167,33 @@ export const make = (connection: Connection): Service => {
       if (options.trim !== undefined) pushTrim(prefix, options.trim)
     }
     prefix.push("*")
-    const effect = Effect.async<ReadonlyArray<string>, BackendError>((resume) => {
-      const fail = (cause: unknown) =>
-        resume(Effect.fail(Replies.toBackendError(cause, "XADD", stream, undefined, endpoint)))
+    const start = () => {
+      // every chunk is written now; replies are read after
       const execs: Array<Promise<Array<[Error | null, unknown]> | null>> = []
-      try {
-        // every chunk is written now; replies are read after
-        for (let start = 0; start < entries.length; start += PIPELINE_CHUNK) {
-          const end = Math.min(start + PIPELINE_CHUNK, entries.length)
-          const pipeline = client.pipeline()
-          for (let i = start; i < end; i++) pipeline.call("XADD", prefix.concat(entries[i]!))
-          execs.push(pipeline.exec())
-        }
-      } catch (cause) {
-        fail(cause)
-        return
+      for (let from = 0; from < entries.length; from += PIPELINE_CHUNK) {
+        const to = Math.min(from + PIPELINE_CHUNK, entries.length)
+        const pipeline = client.pipeline()
+        for (let i = from; i < to; i++) pipeline.call("XADD", prefix.concat(entries[i]!))
+        execs.push(pipeline.exec())
       }
-      Promise.all(execs).then(
-        (results) => {
-          const ids = new Array<string>(entries.length)
-          let n = 0
-          try {
-            for (let c = 0; c < results.length; c++) {
-              const chunk = results[c]
-              if (chunk === null) throw new Replies.UnexpectedReply("the pipeline was aborted")
-              for (let i = 0; i < chunk.length; i++) {
-                const [err, reply] = chunk[i]!
-                if (err) throw err
-                ids[n++] = Replies.parseAddedId(reply, stream)
-              }
-            }
-          } catch (cause) {
-            fail(cause)
-            return
-          }
-          resume(Effect.succeed(ids))
-        },
-        fail
-      )
-    })
+      return Promise.all(execs)
+    }
+    const parse = (reply: unknown): ReadonlyArray<string> => {
+      const results = reply as ReadonlyArray<Array<[Error | null, unknown]> | null>
+      const ids = new Array<string>(entries.length)
+      let n = 0
+      for (let c = 0; c < results.length; c++) {
+        const chunk = results[c]
+        if (chunk === null || chunk === undefined) throw new Replies.UnexpectedReply("the pipeline was aborted")
+        for (let i = 0; i < chunk.length; i++) {
+          const [err, id] = chunk[i]!
+          if (err) throw err
+          ids[n++] = Replies.parseAddedId(id, stream)
+        }
+      }
+      return ids
+    }
+    const effect = run(start, parse, "XADD", stream, undefined)
     return traced(effect, "addMany", stream, "producer")
   }
 
@@ -196,27 +219,13 @@ export const make = (connection: Connection): Service => {
 
   const ackAndDelete = (stream: string, group: string, ids: ReadonlyArray<string>) => {
     if (ids.length === 0) return Effect.succeed(0)
-    const effect = Effect.async<number, BackendError>((resume) => {
-      const fail = (cause: unknown) =>
-        resume(Effect.fail(Replies.toBackendError(cause, "XACK+XDEL", stream, group, endpoint)))
-      let promise: Promise<unknown>
-      try {
-        promise = client.multi().call("XACK", [stream, group, ...ids]).call("XDEL", [stream, ...ids]).exec()
-      } catch (cause) {
-        fail(cause)
-        return
-      }
-      promise.then((reply) => {
-        let n: number
-        try {
-          n = Replies.parseAckAndDelete(reply)
-        } catch (cause) {
-          fail(cause)
-          return
-        }
-        resume(Effect.succeed(n))
-      }, fail)
-    })
+    const effect = run(
+      () => client.multi().call("XACK", [stream, group, ...ids]).call("XDEL", [stream, ...ids]).exec(),
+      Replies.parseAckAndDelete,
+      "MULTI XACK XDEL EXEC",
+      stream,
+      group
+    )
     return traced(effect, "ackAndDelete", stream, "consumer")
   }
 
@@ -228,7 +237,11 @@ export const make = (connection: Connection): Service => {
     if (options.minIdleMs !== undefined) args.push("IDLE", options.minIdleMs)
     args.push(options.start ?? "-", options.end ?? "+", options.count)
     if (options.consumer !== undefined) args.push(options.consumer)
-    return traced(send("XPENDING", args, Replies.parsePending, options.stream, options.group), "pending", options.stream)
+    return traced(
+      send("XPENDING", args, Replies.parsePending, options.stream, options.group),
+      "pending",
+      options.stream
+    )
   }
 
   const claimArgs = (options: ClaimOptions): Array<Arg> => {
@@ -263,7 +276,15 @@ export const make = (connection: Connection): Service => {
     traced(
       send(
         "XAUTOCLAIM",
-        [options.stream, options.group, options.consumer, options.minIdleMs, options.start, "COUNT", options.count ?? 100],
+        [
+          options.stream,
+          options.group,
+          options.consumer,
+          options.minIdleMs,
+          options.start,
+          "COUNT",
+          options.count ?? 100
+        ],
         Replies.parseAutoClaim,
         options.stream,
         options.group
@@ -274,14 +295,22 @@ export const make = (connection: Connection): Service => {
     )
 
   const streamInfo = (stream: string) =>
-    traced(send("XINFO", ["STREAM", stream], Replies.parseStreamInfo, stream), "streamInfo", stream)
+    traced(
+      send("XINFO", ["STREAM", stream], Replies.parseStreamInfo, stream, undefined, "XINFO STREAM"),
+      "streamInfo",
+      stream
+    )
 
   const groupsInfo = (stream: string) =>
-    traced(send("XINFO", ["GROUPS", stream], Replies.parseGroupsInfo, stream), "groupsInfo", stream)
+    traced(
+      send("XINFO", ["GROUPS", stream], Replies.parseGroupsInfo, stream, undefined, "XINFO GROUPS"),
+      "groupsInfo",
+      stream
+    )
 
   const consumersInfo = (stream: string, group: string) =>
     traced(
-      send("XINFO", ["CONSUMERS", stream, group], Replies.parseConsumersInfo, stream, group),
+      send("XINFO", ["CONSUMERS", stream, group], Replies.parseConsumersInfo, stream, group, "XINFO CONSUMERS"),
       "consumersInfo",
       stream
     )
@@ -295,7 +324,7 @@ export const make = (connection: Connection): Service => {
     if (options.mkStream === true) args.push("MKSTREAM")
     if (options.entriesRead !== undefined) args.push("ENTRIESREAD", options.entriesRead)
     return traced(
-      send("XGROUP", args, () => true, stream, group).pipe(
+      send("XGROUP", args, () => true, stream, group, "XGROUP CREATE").pipe(
         Effect.catchIf(
           (e) => e._tag === "RedisCommandError" && e.reply.startsWith("BUSYGROUP"),
           () => Effect.succeed(false)
@@ -307,18 +336,36 @@ export const make = (connection: Connection): Service => {
   }
 
   const destroyGroup = (stream: string, group: string) =>
-    traced(send("XGROUP", ["DESTROY", stream, group], Replies.toBool, stream, group), "destroyGroup", stream)
+    traced(
+      send("XGROUP", ["DESTROY", stream, group], Replies.toBool, stream, group, "XGROUP DESTROY"),
+      "destroyGroup",
+      stream
+    )
 
   const createConsumer = (stream: string, group: string, consumer: string) =>
     traced(
-      send("XGROUP", ["CREATECONSUMER", stream, group, consumer], Replies.toBool, stream, group),
+      send(
+        "XGROUP",
+        ["CREATECONSUMER", stream, group, consumer],
+        Replies.toBool,
+        stream,
+        group,
+        "XGROUP CREATECONSUMER"
+      ),
       "createConsumer",
       stream
     )
 
   const deleteConsumer = (stream: string, group: string, consumer: string) =>
     traced(
-      send("XGROUP", ["DELCONSUMER", stream, group, consumer], Replies.toInt, stream, group),
+      send(
+        "XGROUP",
+        ["DELCONSUMER", stream, group, consumer],
+        Replies.toInt,
+        stream,
+        group,
+        "XGROUP DELCONSUMER"
+      ),
       "deleteConsumer",
       stream
     )
@@ -331,10 +378,25 @@ export const make = (connection: Connection): Service => {
   ) => {
     const argv: Array<Arg> = [1, stream, group, consumer, options?.minIdleMs ?? 0]
     return traced(
-      send("EVALSHA", [DELETE_CONSUMER_IF_IDLE_SHA, ...argv], Replies.parseDeleteConsumerIfIdle, stream, group).pipe(
+      send(
+        "EVALSHA",
+        [DELETE_CONSUMER_IF_IDLE_SHA, ...argv],
+        Replies.parseDeleteConsumerIfIdle,
+        stream,
+        group,
+        SCRIPT_LABEL
+      ).pipe(
         Effect.catchIf(
           (e) => e._tag === "RedisCommandError" && e.reply.startsWith("NOSCRIPT"),
-          () => send("EVAL", [DELETE_CONSUMER_IF_IDLE, ...argv], Replies.parseDeleteConsumerIfIdle, stream, group)
+          () =>
+            send(
+              "EVAL",
+              [DELETE_CONSUMER_IF_IDLE, ...argv],
+              Replies.parseDeleteConsumerIfIdle,
+              stream,
+              group,
+              SCRIPT_LABEL
+            )
         )
       ),
       "deleteConsumerIfIdle",
@@ -342,10 +404,15 @@ export const make = (connection: Connection): Service => {
     )
   }
 
-  const setGroupId = (stream: string, group: string, id: string, options?: { readonly entriesRead?: number | undefined }) => {
+  const setGroupId = (
+    stream: string,
+    group: string,
+    id: string,
+    options?: { readonly entriesRead?: number | undefined }
+  ) => {
     const args: Array<Arg> = ["SETID", stream, group, id]
     if (options?.entriesRead !== undefined) args.push("ENTRIESREAD", options.entriesRead)
-    return traced(send("XGROUP", args, () => undefined, stream, group), "setGroupId", stream)
+    return traced(send("XGROUP", args, () => undefined, stream, group, "XGROUP SETID"), "setGroupId", stream)
   }
 
   const del = (stream: string, ids: ReadonlyArray<string>) => {

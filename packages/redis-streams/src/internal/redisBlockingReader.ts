@@ -6,9 +6,9 @@
  * - Reads are serialized (one blocking command per connection at a time).
  * - Interrupting a read sends `CLIENT UNBLOCK <id>` from the main connection
  *   and waits only for the nil reply that follows (one round trip); when that
- *   is not possible (Cluster, CLIENT refused by ACL, the command was not
- *   blocked yet, the main connection does not answer within 500 ms) the
- *   dedicated connection is dropped instead. Either way the interruption
+ *   is not possible (Cluster, CLIENT refused by ACL, the main connection is not
+ *   ready or does not answer within 500 ms, the command was not blocked yet)
+ *   the dedicated connection is dropped instead. Either way the interruption
  *   returns promptly and the next read has a clean connection.
  * - A read that does not settle within `blockMs + max(1 s, blockMs / 2)` is a
  *   dead connection: the read fails with `RedisConnectionError` and the
@@ -25,6 +25,7 @@ import type { BlockingReader, BlockingReadGroupOptions, ReadEntry } from "../Str
 import { type BackendError, RedisConnectionError } from "../StreamsError.js"
 import { isReplyError, parseReadGroup, toBackendError, toStr } from "./replies.js"
 import type { Client } from "./redisConnection.js"
+import { traced } from "./redisTracing.js"
 
 /** how long an interruption waits for CLIENT UNBLOCK and the nil reply before dropping the connection */
 const UNBLOCK_TIMEOUT_MS = 500
@@ -86,7 +87,9 @@ export const make = (connection: Connection): Effect.Effect<BlockingReader, Redi
     yield* open
 
     const unblock = (d: Dedicated, pending: Promise<unknown>): Effect.Effect<void> => {
-      if (d.id === null) {
+      // without a CLIENT ID, or with the main connection down (a queued CLIENT UNBLOCK could reach a
+      // restarted server where the id names another client), the dedicated connection is dropped
+      if (d.id === null || main.status !== "ready") {
         return Effect.sync(() => {
           d.dead = true
           d.client.disconnect()
@@ -137,8 +140,8 @@ export const make = (connection: Connection): Effect.Effect<BlockingReader, Redi
           resume(Effect.fail(
             new RedisConnectionError({
               endpoint,
-              message:
-                `XREADGROUP ${options.stream} BLOCK ${blockMs} on ${endpoint} stalled: no reply within ${limit} ms; the dedicated connection was dropped and the next read opens a new one`
+              message: `XREADGROUP ${options.stream} BLOCK ${blockMs} on ${endpoint} stalled: ` +
+                `no reply within ${limit} ms; the dedicated connection was dropped and the next read opens a new one`
             })
           ))
         }, limit)
@@ -185,7 +188,9 @@ export const make = (connection: Connection): Effect.Effect<BlockingReader, Redi
     const readGroup = (options: BlockingReadGroupOptions): Effect.Effect<ReadonlyArray<ReadEntry>, BackendError> => {
       const blockMs = Math.ceil(options.blockMs)
       if (!(blockMs > 0) || !Number.isFinite(blockMs)) {
-        return Effect.dieMessage(`BlockingReader.readGroup: blockMs must be a finite number > 0, got ${options.blockMs}`)
+        return Effect.dieMessage(
+          `BlockingReader.readGroup: blockMs must be a finite number > 0, got ${options.blockMs}`
+        )
       }
       return semaphore.withPermits(1)(
         Effect.flatMap(get, (d) =>
@@ -193,13 +198,7 @@ export const make = (connection: Connection): Effect.Effect<BlockingReader, Redi
             read(d, options, blockMs),
             Effect.suspend(() => (d.dead ? discard(d) : Effect.void))
           ))
-      ).pipe(
-        Effect.withSpan("RedisStreams.readGroup", {
-          kind: "consumer",
-          attributes: { "messaging.system": "redis", "messaging.destination.name": options.stream },
-          captureStackTrace: false
-        })
-      )
+      ).pipe((effect) => traced(effect, "readGroup", options.stream, "consumer"))
     }
 
     return { readGroup }
@@ -216,9 +215,11 @@ const clientId = (client: Client, endpoint: string): Effect.Effect<string | null
           : resume(Effect.fail(
             new RedisConnectionError({
               endpoint,
-              message: `CLIENT ID on a new connection to ${endpoint} failed: ${err instanceof Error ? err.message : String(err)}`,
+              message: `CLIENT ID on a new connection to ${endpoint} failed: ${errorText(err)}`,
               cause: err
             })
           ))
     )
   })
+
+const errorText = (err: unknown): string => err instanceof Error ? err.message : String(err)

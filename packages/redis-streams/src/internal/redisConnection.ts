@@ -30,6 +30,7 @@ const retryStrategy = (times: number): number => Math.min(times * 100, 2000)
 /** what `make` builds from validated options */
 interface Plan {
   readonly endpoint: string
+  readonly commandTimeout: Duration.Duration
   readonly secrets: ReadonlyArray<string>
   readonly connectTimeoutMs: number
   readonly quitTimeoutMs: number
@@ -101,7 +102,14 @@ const parseUrl = (raw: string): Effect.Effect<UrlParts, InvalidOptions> => {
   }
   const username = url.username !== "" ? decodeURIComponent(url.username) : undefined
   const password = url.password !== "" ? decodeURIComponent(url.password) : undefined
-  return Effect.succeed({ host: host === "" ? "localhost" : host, port, username, password, db, tls: url.protocol === "rediss:" })
+  return Effect.succeed({
+    host: host === "" ? "localhost" : host,
+    port,
+    username,
+    password,
+    db,
+    tls: url.protocol === "rediss:"
+  })
 }
 
 const validateNodes = (
@@ -120,12 +128,12 @@ const validateNodes = (
 
 const describeNodes = (nodes: ReadonlyArray<HostAndPort>): string => nodes.map((n) => `${n.host}:${n.port}`).join(",")
 
-const commandTimeoutMs = (value: Duration.DurationInput | undefined): Effect.Effect<number | undefined, InvalidOptions> => {
+const commandTimeout = (value: Duration.DurationInput | undefined): Effect.Effect<Duration.Duration, InvalidOptions> => {
   if (value !== undefined) {
     const decoded = Duration.decodeUnknown(value)
-    if (decoded._tag === "Some" && !Duration.isFinite(decoded.value)) return Effect.succeed(undefined)
+    if (decoded._tag === "Some" && !Duration.isFinite(decoded.value)) return Effect.succeed(Duration.infinity)
   }
-  return validate.duration("commandTimeout", value, DEFAULT_COMMAND_TIMEOUT, 1)
+  return Effect.map(validate.duration("commandTimeout", value, DEFAULT_COMMAND_TIMEOUT, 1), Duration.millis)
 }
 
 const tlsOption = (tls: boolean | object | undefined): object | undefined =>
@@ -135,7 +143,7 @@ const plan = (options: Options): Effect.Effect<Plan, InvalidOptions> =>
   Effect.gen(function*() {
     const connectTimeoutMs = yield* validate.duration("connectTimeout", options.connectTimeout, DEFAULT_CONNECT_TIMEOUT, 1)
     const quitTimeoutMs = yield* validate.duration("quitTimeout", options.quitTimeout, DEFAULT_QUIT_TIMEOUT, 0)
-    const commandMs = yield* commandTimeoutMs(options.commandTimeout)
+    const commandTimeoutDuration = yield* commandTimeout(options.commandTimeout)
     if (options.connectionName !== undefined) {
       yield* validate.nonEmpty("connectionName", options.connectionName)
       if (/\s/.test(options.connectionName)) {
@@ -151,7 +159,8 @@ const plan = (options: Options): Effect.Effect<Plan, InvalidOptions> =>
         "url cannot be combined with sentinels or cluster: give the nodes there and username/password/tls separately"
       )
     }
-    if (options.tls !== undefined && typeof options.tls !== "boolean" && (typeof options.tls !== "object" || options.tls === null)) {
+    const tlsType = typeof options.tls
+    if (options.tls !== undefined && tlsType !== "boolean" && (tlsType !== "object" || options.tls === null)) {
       return yield* invalid("tls", "tls must be a boolean or Node TLS options")
     }
     if (options.ioredis !== undefined && (typeof options.ioredis !== "object" || options.ioredis === null)) {
@@ -174,7 +183,6 @@ const plan = (options: Options): Effect.Effect<Plan, InvalidOptions> =>
     const common: RedisOptions = {
       connectTimeout: connectTimeoutMs,
       maxRetriesPerRequest: MAX_RETRIES_PER_REQUEST,
-      ...(commandMs !== undefined ? { commandTimeout: commandMs } : {}),
       ...(options.connectionName !== undefined ? { connectionName: options.connectionName } : {}),
       ...(username !== undefined ? { username } : {}),
       ...(password !== undefined ? { password } : {}),
@@ -191,6 +199,7 @@ const plan = (options: Options): Effect.Effect<Plan, InvalidOptions> =>
       }
       return {
         endpoint: `cluster ${describeNodes(nodes)}`,
+        commandTimeout: commandTimeoutDuration,
         secrets,
         connectTimeoutMs,
         quitTimeoutMs,
@@ -214,6 +223,7 @@ const plan = (options: Options): Effect.Effect<Plan, InvalidOptions> =>
       }
       return {
         endpoint: `sentinel ${name} via ${describeNodes(sentinels)}`,
+        commandTimeout: commandTimeoutDuration,
         secrets,
         connectTimeoutMs,
         quitTimeoutMs,
@@ -236,6 +246,7 @@ const plan = (options: Options): Effect.Effect<Plan, InvalidOptions> =>
     }
     return {
       endpoint: host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`,
+      commandTimeout: commandTimeoutDuration,
       secrets,
       connectTimeoutMs,
       quitTimeoutMs,
@@ -248,6 +259,8 @@ const plan = (options: Options): Effect.Effect<Plan, InvalidOptions> =>
 // -----------------------------------------------------------------------------
 
 const noop = () => {}
+
+const errorText = (err: unknown): string => err instanceof Error ? err.message : String(err)
 
 /**
  * Route a client's events to Effect's logger: errors at debug level (the
@@ -266,8 +279,15 @@ const watch = (
 ): () => void => {
   const run = Runtime.runFork(runtime)
   const log = (effect: Effect.Effect<void>) => {
-    run(Effect.annotateLogs(effect, { package: "effect-redis-streams", module: "RedisConnection", endpoint, connection: role }))
+    run(Effect.annotateLogs(effect, {
+      package: "effect-redis-streams",
+      module: "RedisConnection",
+      endpoint,
+      connection: role
+    }))
   }
+  // "lost" only once the client has been ready: failed first connects are reported by `connect`
+  let wasReady = client.status === "ready"
   let lost = false
   let closed = false
   const onError = (err: unknown) => {
@@ -275,11 +295,12 @@ const watch = (
     log(Effect.logDebug(`Redis connection error: ${scrub(err instanceof Error ? err.message : String(err), secrets)}`))
   }
   const onReconnecting = () => {
-    if (closed || lost) return
+    if (closed || lost || !wasReady) return
     lost = true
     log(Effect.logWarning(`Redis connection to ${endpoint} lost; reconnecting`))
   }
   const onReady = () => {
+    wasReady = true
     if (closed || !lost) return
     lost = false
     log(Effect.logInfo(`Redis connection to ${endpoint} re-established`))
@@ -361,16 +382,30 @@ const connect = (
     })
   })
 
-/** QUIT bounded by `timeoutMs`, then a hard disconnect; never fails */
+/**
+ * QUIT bounded by `timeoutMs`, then a hard disconnect, then (briefly) the
+ * client's "end"; never fails.
+ */
 export const quit = (client: Client, timeoutMs: number): Effect.Effect<void> =>
   Effect.async<void>((resume) => {
     let done = false
+    const ended = () => {
+      clearTimeout(endTimer)
+      client.off("end", ended)
+      resume(Effect.void)
+    }
+    let endTimer: ReturnType<typeof setTimeout> | undefined
     const finish = () => {
       if (done) return
       done = true
       clearTimeout(timer)
+      if (client.status === "end") {
+        resume(Effect.void)
+        return
+      }
+      client.once("end", ended)
+      endTimer = setTimeout(ended, 250)
       client.disconnect()
-      resume(Effect.void)
     }
     const timer = setTimeout(finish, timeoutMs)
     if (client.status === "end" || client.status === "wait") {
@@ -425,7 +460,7 @@ const readServerVersion = (
           new RedisConnectionError({
             endpoint,
             message: scrub(
-              `Cannot read the server version from Redis at ${endpoint}: ${err instanceof Error ? err.message : String(err)}`,
+              `Cannot read the server version from Redis at ${endpoint}: ${errorText(err)}`,
               secrets
             ),
             cause: sanitize(err, secrets)
@@ -453,7 +488,7 @@ const acquire = (
         return Effect.fail(
           new RedisConnectionError({
             endpoint,
-            message: scrub(`Cannot create a Redis client for ${endpoint}: ${err instanceof Error ? err.message : String(err)}`, secrets),
+            message: scrub(`Cannot create a Redis client for ${endpoint}: ${errorText(err)}`, secrets),
             cause: sanitize(err, secrets)
           })
         )
@@ -504,6 +539,7 @@ export const make = (options: Options = {}): Effect.Effect<Service, RedisConnect
       client,
       endpoint: p.endpoint,
       serverVersion,
+      commandTimeout: p.commandTimeout,
       duplicate: acquire(
         () => duplicateOf(client),
         p.endpoint,
@@ -546,12 +582,14 @@ export const fromClient = (
   client: Client,
   options: {
     readonly connectTimeout?: Duration.DurationInput | undefined
+    readonly commandTimeout?: Duration.DurationInput | undefined
     readonly quitTimeout?: Duration.DurationInput | undefined
   } = {}
 ): Effect.Effect<Service, RedisConnectionError | InvalidOptions, Scope.Scope> =>
   Effect.gen(function*() {
     const connectTimeoutMs = yield* validate.duration("connectTimeout", options.connectTimeout, DEFAULT_CONNECT_TIMEOUT, 1)
     const quitTimeoutMs = yield* validate.duration("quitTimeout", options.quitTimeout, DEFAULT_QUIT_TIMEOUT, 0)
+    const commandTimeoutDuration = yield* commandTimeout(options.commandTimeout)
     const endpoint = describeClient(client)
     const secrets = clientSecrets(client)
     const runtime = yield* Effect.runtime<never>()
@@ -565,6 +603,7 @@ export const fromClient = (
       client,
       endpoint,
       serverVersion,
+      commandTimeout: commandTimeoutDuration,
       duplicate: acquire(
         () => duplicateOf(client),
         endpoint,

@@ -1,0 +1,533 @@
+/**
+ * What only the Redis backend has to get right (the shared port suite covers
+ * the semantics both backends share): blocking reads on a dedicated
+ * connection (prompt interruption, release with the scope, lost and stalled
+ * connections replaced), the command timeout, addMany as one pipelined round
+ * trip, the mapping of Redis error replies, reply parsing details and spans.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Context, Effect, Exit, Fiber, Layer, Option, Scope, Tracer } from "effect"
+import { RedisBackend, RedisConnection, StreamsBackend } from "effect-redis-streams"
+import type { StreamsError } from "effect-redis-streams"
+import { Redis } from "ioredis"
+import * as Net from "node:net"
+import { rawClient, redisUrl, startRedisServer, uniqueKey } from "../src/Harness.js"
+
+type BackendError = StreamsError.BackendError
+
+const now = Effect.sync(() => performance.now())
+
+/** StreamsBackend + RedisConnection on their own connections, closed with the test's scope */
+const build = (options: RedisConnection.Options) =>
+  Effect.gen(function*() {
+    const context = yield* Layer.build(RedisBackend.layerRedis(options))
+    return {
+      backend: Context.get(context, StreamsBackend.StreamsBackend),
+      connection: Context.get(context, RedisConnection.RedisConnection)
+    }
+  })
+
+const connectionName = () => uniqueKey("rs").replace(/-/g, "_")
+
+/** connections named `name` in CLIENT LIST */
+const countClients = (raw: Redis, name: string) =>
+  Effect.promise(() => raw.client("LIST") as Promise<string>).pipe(
+    Effect.map((list) => list.split("\n").filter((line) => line.includes(` name=${name} `)).length)
+  )
+
+/** the CLIENT ID of the one connection named `name` that is not the main client */
+const dedicatedClientId = (raw: Redis, name: string, connection: RedisConnection.Service) =>
+  Effect.gen(function*() {
+    const mainId = String(yield* Effect.promise(() => connection.client.call("CLIENT", "ID")))
+    const list = yield* Effect.promise(() => raw.client("LIST") as Promise<string>)
+    const ids = list.split("\n")
+      .filter((line) => line.includes(` name=${name} `))
+      .map((line) => /(?:^|\s)id=(\d+)/.exec(line)![1]!)
+      .filter((id) => id !== mainId)
+    assert.strictEqual(ids.length, 1)
+    return ids[0]!
+  })
+
+const eventually = <A>(self: Effect.Effect<A>, ok: (a: A) => boolean, tries = 40) =>
+  Effect.gen(function*() {
+    let a = yield* self
+    for (let i = 0; i < tries && !ok(a); i++) {
+      yield* Effect.sleep("25 millis")
+      a = yield* self
+    }
+    return a
+  })
+
+const failure = <A>(self: Effect.Effect<A, BackendError>) =>
+  Effect.flatMap(Effect.exit(self), (exit) =>
+    Exit.isFailure(exit) && exit.cause._tag === "Fail"
+      ? Effect.succeed(exit.cause.error)
+      : Effect.dieMessage(`expected a failure, got ${JSON.stringify(exit)}`))
+
+/**
+ * A TCP proxy in front of a Redis. `blackhole()` silently drops every byte of
+ * the connections open at that moment, in both directions, without closing
+ * them (a dead peer, as a network partition looks); later connections pass.
+ */
+const proxy = (target: number) =>
+  Effect.acquireRelease(
+    Effect.async<{ readonly port: number; readonly blackhole: () => void; readonly close: () => void }>((resume) => {
+      const pairs = new Set<{ a: Net.Socket; b: Net.Socket; dead: boolean }>()
+      const server = Net.createServer((a) => {
+        const b = Net.connect(target, "127.0.0.1")
+        const pair = { a, b, dead: false }
+        pairs.add(pair)
+        a.on("data", (d) => pair.dead || b.write(d))
+        b.on("data", (d) => pair.dead || a.write(d))
+        const end = () => {
+          pairs.delete(pair)
+          a.destroy()
+          b.destroy()
+        }
+        a.on("close", end).on("error", end)
+        b.on("close", end).on("error", end)
+      })
+      server.listen(0, "127.0.0.1", () =>
+        resume(Effect.succeed({
+          port: (server.address() as Net.AddressInfo).port,
+          blackhole: () => {
+            for (const p of pairs) p.dead = true
+          },
+          close: () => {
+            for (const p of pairs) {
+              p.a.destroy()
+              p.b.destroy()
+            }
+            server.close()
+          }
+        })))
+    }),
+    (p) => Effect.sync(() => p.close())
+  )
+
+describe("RedisBackend (Redis-specific)", () => {
+  // ---------------------------------------------------------------------------
+  // blocking reads
+  // ---------------------------------------------------------------------------
+
+  it.scopedLive("interrupting a 10 s blocking read returns in < 200 ms and the connection stays usable", () =>
+    Effect.gen(function*() {
+      const name = connectionName()
+      const raw = yield* rawClient()
+      const { backend, connection } = yield* build({ url: redisUrl(), connectionName: name })
+      const stream = uniqueKey("block")
+      yield* backend.createGroup(stream, "g", { id: "$", mkStream: true })
+      const reader = yield* backend.blockingReader
+      assert.strictEqual(yield* countClients(raw, name), 2) // main + dedicated
+      const dedicatedId = yield* dedicatedClientId(raw, name, connection)
+
+      const latencies: Array<number> = []
+      for (let i = 0; i < 5; i++) {
+        const fiber = yield* Effect.fork(
+          reader.readGroup({ stream, group: "g", consumer: "c", id: ">", blockMs: 10_000 })
+        )
+        // wait until the server has it blocked
+        yield* eventually(
+          Effect.promise(() => raw.client("LIST") as Promise<string>),
+          (list) => list.split("\n").some((l) => l.includes(` name=${name} `) && l.includes("cmd=xreadgroup") && l.includes("flags=b"))
+        )
+        const start = yield* now
+        yield* Fiber.interrupt(fiber)
+        latencies.push((yield* now) - start)
+      }
+      const worst = Math.max(...latencies)
+      yield* Effect.log(`interrupt latency ms: ${latencies.map((l) => l.toFixed(1)).join(", ")}`)
+      assert.isBelow(worst, 200, `interruption took ${worst.toFixed(0)} ms`)
+
+      // the same dedicated connection serves the next read, which gets a new entry
+      const fiber = yield* Effect.fork(reader.readGroup({ stream, group: "g", consumer: "c", id: ">", blockMs: 5_000 }))
+      yield* Effect.sleep("50 millis")
+      const id = yield* backend.add(stream, ["k", "v"])
+      const entries = yield* Fiber.join(fiber)
+      assert.deepStrictEqual(entries, [{ id, fields: ["k", "v"] }])
+      // CLIENT UNBLOCK, not a reconnection: still the same dedicated connection
+      assert.strictEqual(yield* countClients(raw, name), 2)
+      assert.strictEqual(yield* dedicatedClientId(raw, name, connection), dedicatedId)
+    }))
+
+  it.scopedLive("a blocking read that times out returns [] after about blockMs", () =>
+    Effect.gen(function*() {
+      const { backend } = yield* build({ url: redisUrl() })
+      const stream = uniqueKey("timeout")
+      yield* backend.createGroup(stream, "g", { id: "$", mkStream: true })
+      const reader = yield* backend.blockingReader
+      const start = yield* now
+      const entries = yield* reader.readGroup({ stream, group: "g", consumer: "c", id: ">", blockMs: 300 })
+      const elapsed = (yield* now) - start
+      assert.deepStrictEqual(entries, [])
+      assert.isAtLeast(elapsed, 280)
+      assert.isBelow(elapsed, 1000)
+    }))
+
+  it.scopedLive("the dedicated connection is released with the reader's scope", () =>
+    Effect.gen(function*() {
+      const name = connectionName()
+      const raw = yield* rawClient()
+      const { backend } = yield* build({ url: redisUrl(), connectionName: name })
+      const stream = uniqueKey("release")
+      yield* backend.createGroup(stream, "g", { id: "$", mkStream: true })
+      assert.strictEqual(yield* countClients(raw, name), 1)
+      const scope = yield* Scope.make()
+      const reader = yield* backend.blockingReader.pipe(Scope.extend(scope))
+      assert.strictEqual(yield* countClients(raw, name), 2)
+      // close while a read is blocked: the fiber is interrupted first, then the connection quits
+      const fiber = yield* Effect.fork(reader.readGroup({ stream, group: "g", consumer: "c", id: ">", blockMs: 10_000 }))
+      yield* Effect.sleep("100 millis")
+      const start = yield* now
+      yield* Fiber.interrupt(fiber)
+      yield* Scope.close(scope, Exit.void)
+      const elapsed = (yield* now) - start
+      assert.isBelow(elapsed, 500, `release took ${elapsed.toFixed(0)} ms`)
+      assert.strictEqual(yield* eventually(countClients(raw, name), (n) => n === 1), 1)
+    }))
+
+  it.scopedLive("a read whose server goes away fails with RedisConnectionError; after a restart the next read works on a fresh connection", () =>
+    Effect.gen(function*() {
+      const server = yield* startRedisServer()
+      const { backend } = yield* build({ url: server.url })
+      const stream = uniqueKey("lost")
+      yield* backend.createGroup(stream, "g", { id: "$", mkStream: true })
+      const reader = yield* backend.blockingReader
+      const fiber = yield* Effect.fork(reader.readGroup({ stream, group: "g", consumer: "c", id: ">", blockMs: 5_000 }))
+      yield* Effect.sleep("100 millis")
+      const start = yield* now
+      yield* Effect.promise(() => server.stop())
+      const error = yield* failure(Fiber.join(fiber))
+      const elapsed = (yield* now) - start
+      assert.strictEqual(error._tag, "RedisConnectionError")
+      assert.isBelow(elapsed, 1000, `the lost connection was noticed after ${elapsed.toFixed(0)} ms`)
+      // while the server is down, a read fails (typed) instead of hanging
+      const down = yield* failure(reader.readGroup({ stream, group: "g", consumer: "c", id: ">", blockMs: 100 }))
+      assert.strictEqual(down._tag, "RedisConnectionError")
+
+      yield* Effect.promise(() => server.start())
+      // no persistence: recreate the group once the main client is back
+      yield* eventually(
+        backend.createGroup(stream, "g", { id: "$", mkStream: true }).pipe(Effect.option),
+        Option.isSome,
+        200
+      )
+      const next = yield* Effect.fork(reader.readGroup({ stream, group: "g", consumer: "c", id: ">", blockMs: 3_000 }))
+      yield* Effect.sleep("100 millis")
+      const id = yield* backend.add(stream, ["after", "restart"])
+      assert.deepStrictEqual(yield* Fiber.join(next), [{ id, fields: ["after", "restart"] }])
+    }), { timeout: 30_000 })
+
+  it.scopedLive("a read that stalls (no reply within blockMs + 1 s) fails with RedisConnectionError and the connection is replaced", () =>
+    Effect.gen(function*() {
+      const name = connectionName()
+      const raw = yield* rawClient()
+      const target = Number(new URL(redisUrl()).port)
+      const p = yield* proxy(target)
+      const { backend } = yield* build({ host: "127.0.0.1", port: p.port, connectionName: name })
+      const stream = uniqueKey("stall")
+      yield* backend.createGroup(stream, "g", { id: "$", mkStream: true })
+      const reader = yield* backend.blockingReader
+      p.blackhole()
+      const start = yield* now
+      const error = yield* failure(reader.readGroup({ stream, group: "g", consumer: "c", id: ">", blockMs: 200 }))
+      const elapsed = (yield* now) - start
+      assert.strictEqual(error._tag, "RedisConnectionError")
+      assert.include(error.message, "stalled")
+      assert.isAtLeast(elapsed, 1150)
+      assert.isBelow(elapsed, 2500)
+      // the next read opens a fresh dedicated connection through the (now passing) proxy
+      const fiber = yield* Effect.fork(reader.readGroup({ stream, group: "g", consumer: "c", id: ">", blockMs: 3_000 }))
+      yield* Effect.sleep("100 millis")
+      const id = yield* Effect.promise(() => raw.xadd(stream, "*", "k", "v"))
+      assert.deepStrictEqual(yield* Fiber.join(fiber), [{ id: id!, fields: ["k", "v"] }])
+    }), { timeout: 30_000 })
+
+  it.scopedLive("blockMs must be > 0 (BLOCK 0 is not offered)", () =>
+    Effect.gen(function*() {
+      const { backend } = yield* build({ url: redisUrl() })
+      const reader = yield* backend.blockingReader
+      const exit = yield* Effect.exit(reader.readGroup({ stream: "s", group: "g", consumer: "c", id: ">", blockMs: 0 }))
+      assert.isTrue(Exit.isFailure(exit) && exit.cause._tag === "Die")
+    }))
+
+  // ---------------------------------------------------------------------------
+  // command timeout, pipelining
+  // ---------------------------------------------------------------------------
+
+  it.scopedLive("a command that gets no reply fails after commandTimeout with RedisConnectionError", () =>
+    Effect.gen(function*() {
+      const target = Number(new URL(redisUrl()).port)
+      const p = yield* proxy(target)
+      const { backend } = yield* build({
+        host: "127.0.0.1",
+        port: p.port,
+        commandTimeout: "300 millis",
+        quitTimeout: "100 millis"
+      })
+      const stream = uniqueKey("ct")
+      yield* backend.add(stream, ["a", "1"])
+      p.blackhole()
+      const start = yield* now
+      const error = yield* failure(backend.length(stream))
+      const elapsed = (yield* now) - start
+      assert.strictEqual(error._tag, "RedisConnectionError")
+      assert.include(error.message, "did not complete within 300 ms")
+      assert.include(error.message, `127.0.0.1:${p.port}`)
+      assert.isAtLeast(elapsed, 280)
+      assert.isBelow(elapsed, 1000)
+      const batch = yield* failure(backend.addMany(stream, [["a", "2"], ["a", "3"]]))
+      assert.strictEqual(batch._tag, "RedisConnectionError")
+    }))
+
+  it.scopedLive("addMany of 5,000 entries is one pipelined round trip, ids in order", () =>
+    Effect.gen(function*() {
+      const own = new Redis(redisUrl())
+      yield* Effect.addFinalizer(() => Effect.promise(() => own.quit().catch(() => own.disconnect())))
+      yield* Effect.promise(() => own.ping())
+      const context = yield* Layer.build(
+        RedisBackend.layer.pipe(Layer.provideMerge(RedisConnection.layerFromClient(own)))
+      )
+      const backend = Context.get(context, StreamsBackend.StreamsBackend)
+      const stream = uniqueKey("many")
+      const entries = Array.from({ length: 5000 }, (_, i) => ["n", String(i), "pad", "x".repeat(20)])
+
+      // record socket writes and replies in order
+      const events: Array<"write" | "data"> = []
+      const socket = (own as unknown as { stream: Net.Socket }).stream
+      const write = socket.write
+      socket.write = function(this: Net.Socket, ...args: Array<unknown>) {
+        events.push("write")
+        return (write as (...a: Array<unknown>) => boolean).apply(this, args)
+      } as typeof socket.write
+      const onData = () => events.push("data")
+      socket.on("data", onData)
+      const ids = yield* backend.addMany(stream, entries)
+      socket.write = write
+      socket.off("data", onData)
+
+      const writes = events.filter((e) => e === "write").length
+      const firstData = events.indexOf("data")
+      assert.isAtMost(writes, 5, `${writes} socket writes`) // 1,000 XADDs per pipeline write
+      assert.isTrue(firstData > 0 && events.slice(firstData).every((e) => e === "data"), events.join(","))
+      yield* Effect.log(`addMany 5000: ${writes} socket writes, all before the first reply`)
+
+      assert.strictEqual(ids.length, 5000)
+      const stored = yield* backend.range(stream)
+      assert.deepStrictEqual(ids, stored.map((e) => e.id))
+      assert.deepStrictEqual(stored.map((e) => e.fields[1]), entries.map((e) => e[1]))
+      assert.strictEqual(yield* backend.addMany(stream, []).pipe(Effect.map((a) => a.length)), 0)
+    }))
+
+  it.scopedLive("ackAndDelete is one MULTI/EXEC: acknowledged and deleted together", () =>
+    Effect.gen(function*() {
+      const { backend } = yield* build({ url: redisUrl() })
+      const stream = uniqueKey("ackdel")
+      const ids = yield* backend.addMany(stream, [["a", "1"], ["a", "2"], ["a", "3"]])
+      yield* backend.createGroup(stream, "g", { id: "0" })
+      yield* backend.readGroup({ stream, group: "g", consumer: "c", id: ">", count: 2 })
+      // two pending, one never delivered: XACK counts 2, XDEL removes all 3
+      assert.strictEqual(yield* backend.ackAndDelete(stream, "g", ids), 2)
+      assert.strictEqual(yield* backend.length(stream), 0)
+      assert.strictEqual((yield* backend.pendingSummary(stream, "g")).count, 0)
+      assert.strictEqual(yield* backend.ackAndDelete(stream, "g", []), 0)
+    }))
+
+  // ---------------------------------------------------------------------------
+  // error replies -> typed errors
+  // ---------------------------------------------------------------------------
+
+  it.scopedLive("Redis error replies map to typed errors naming what failed", () =>
+    Effect.gen(function*() {
+      const raw = yield* rawClient()
+      const { backend } = yield* build({ url: redisUrl() })
+      const stream = uniqueKey("errors")
+      const str = uniqueKey("string")
+      const missing = uniqueKey("missing")
+      yield* Effect.promise(() => raw.set(str, "x"))
+      const top = yield* backend.add(stream, ["a", "1"], { id: "5-1" })
+      assert.strictEqual(top, "5-1")
+
+      // NOGROUP
+      for (const op of [
+        backend.readGroup({ stream, group: "nope", consumer: "c", id: ">" }),
+        backend.pendingSummary(stream, "nope"),
+        backend.consumersInfo(stream, "nope"),
+        backend.claim({ stream, group: "nope", consumer: "c", minIdleMs: 0, ids: ["5-1"] }),
+        backend.autoClaim({ stream, group: "nope", consumer: "c", minIdleMs: 0, start: "0-0" }),
+        backend.setGroupId(stream, "nope", "0"),
+        backend.createConsumer(stream, "nope", "c"),
+        backend.deleteConsumerIfIdle(stream, "nope", "c")
+      ] as ReadonlyArray<Effect.Effect<unknown, BackendError>>) {
+        const error = yield* failure(op)
+        assert.strictEqual(error._tag, "GroupNotFound", error.message)
+        if (error._tag === "GroupNotFound") {
+          assert.strictEqual(error.stream, stream)
+          assert.strictEqual(error.group, "nope")
+          assert.include(error.message, stream)
+          assert.include(error.message, "nope")
+        }
+      }
+
+      // WRONGTYPE
+      for (const op of [
+        backend.add(str, ["a", "1"]),
+        backend.addMany(str, [["a", "1"]]),
+        backend.length(str),
+        backend.range(str),
+        backend.ack(str, "g", ["1-1"]),
+        backend.ackAndDelete(str, "g", ["1-1"]),
+        backend.readGroup({ stream: str, group: "g", consumer: "c", id: ">" }),
+        backend.streamInfo(str)
+      ] as ReadonlyArray<Effect.Effect<unknown, BackendError>>) {
+        const error = yield* failure(op)
+        assert.strictEqual(error._tag, "WrongKeyType", error.message)
+        if (error._tag === "WrongKeyType") {
+          assert.strictEqual(error.key, str)
+          assert.include(error.message, str)
+        }
+      }
+
+      // StreamNotFound: NOMKSTREAM nil, XINFO and XGROUP on a missing key
+      for (const op of [
+        backend.add(missing, ["a", "1"], { noMkStream: true }),
+        backend.addMany(missing, [["a", "1"]], { noMkStream: true }),
+        backend.streamInfo(missing),
+        backend.groupsInfo(missing),
+        backend.consumersInfo(missing, "g"),
+        backend.createGroup(missing, "g", { id: "$" }),
+        backend.destroyGroup(missing, "g")
+      ] as ReadonlyArray<Effect.Effect<unknown, BackendError>>) {
+        const error = yield* failure(op)
+        assert.strictEqual(error._tag, "StreamNotFound", error.message)
+        if (error._tag === "StreamNotFound") {
+          assert.strictEqual(error.stream, missing)
+          assert.include(error.message, missing)
+        }
+      }
+      assert.strictEqual(yield* backend.length(missing), 0)
+
+      // anything else: RedisCommandError with Redis's own reply
+      const tooSmall = yield* failure(backend.add(stream, ["a", "2"], { id: "1-1" }))
+      assert.strictEqual(tooSmall._tag, "RedisCommandError")
+      if (tooSmall._tag === "RedisCommandError") {
+        assert.strictEqual(tooSmall.command, "XADD")
+        assert.strictEqual(tooSmall.reply, "ERR The ID specified in XADD is equal or smaller than the target stream top item")
+        assert.include(tooSmall.message, "equal or smaller than the target stream top item")
+      }
+      const syntax = yield* failure(backend.trim(stream, { strategy: "maxlen", threshold: 1, limit: 10 }))
+      assert.strictEqual(syntax._tag, "RedisCommandError")
+      if (syntax._tag === "RedisCommandError") assert.include(syntax.reply, "LIMIT")
+
+      // BUSYGROUP is not an error
+      assert.isTrue(yield* backend.createGroup(stream, "g", { id: "0" }))
+      assert.isFalse(yield* backend.createGroup(stream, "g", { id: "0" }))
+      // XACK on a missing group is 0, as in Redis
+      assert.strictEqual(yield* backend.ack(stream, "nope", ["5-1"]), 0)
+    }))
+
+  // ---------------------------------------------------------------------------
+  // reply parsing details
+  // ---------------------------------------------------------------------------
+
+  it.scopedLive("re-reading own pending entries returns deleted ones with fields: null", () =>
+    Effect.gen(function*() {
+      const { backend } = yield* build({ url: redisUrl() })
+      const stream = uniqueKey("pel")
+      const ids = yield* backend.addMany(stream, [["a", "1"], ["a", "2"], ["a", "3"]])
+      yield* backend.createGroup(stream, "g", { id: "0" })
+      yield* backend.readGroup({ stream, group: "g", consumer: "c", id: ">" })
+      assert.strictEqual(yield* backend.delete(stream, [ids[1]!]), 1)
+      const pending = yield* backend.readGroup({ stream, group: "g", consumer: "c", id: "0" })
+      assert.deepStrictEqual(pending, [
+        { id: ids[0]!, fields: ["a", "1"] },
+        { id: ids[1]!, fields: null },
+        { id: ids[2]!, fields: ["a", "3"] }
+      ])
+      // XAUTOCLAIM reports the deleted one and drops it from the pending list (Redis 7)
+      const claimed = yield* backend.autoClaim({ stream, group: "g", consumer: "d", minIdleMs: 0, start: "0-0" })
+      assert.strictEqual(claimed.next, "0-0")
+      assert.deepStrictEqual(claimed.entries.map((e) => e.id), [ids[0]!, ids[2]!])
+      assert.deepStrictEqual(claimed.deleted, [ids[1]!])
+      // nothing new: [] (nil reply)
+      assert.deepStrictEqual(yield* backend.readGroup({ stream, group: "g", consumer: "c", id: ">" }), [])
+    }))
+
+  it.scopedLive("XINFO: nil first/last entries, nil lag, inactive only from Redis 7.2", () =>
+    Effect.gen(function*() {
+      const { backend } = yield* build({ url: redisUrl() })
+      const stream = uniqueKey("info")
+      yield* backend.createGroup(stream, "g", { id: "$", mkStream: true })
+      const empty = yield* backend.streamInfo(stream)
+      assert.strictEqual(empty.length, 0)
+      assert.strictEqual(empty.groups, 1)
+      assert.isNull(empty.firstEntry)
+      assert.isNull(empty.lastEntry)
+      assert.strictEqual(empty.lastGeneratedId, "0-0")
+
+      yield* backend.add(stream, ["a", "1"], { id: "1-0" })
+      yield* backend.add(stream, ["a", "2"], { id: "2-0" })
+      yield* backend.add(stream, ["a", "3"], { id: "3-0" })
+      yield* backend.createGroup(stream, "h", { id: "0" })
+      yield* backend.readGroup({ stream, group: "h", consumer: "c", id: ">", count: 1 })
+      yield* backend.delete(stream, ["2-0"])
+      const info = yield* backend.streamInfo(stream)
+      assert.deepStrictEqual(info.firstEntry, { id: "1-0", fields: ["a", "1"] })
+      assert.deepStrictEqual(info.lastEntry, { id: "3-0", fields: ["a", "3"] })
+      assert.strictEqual(info.maxDeletedEntryId, "2-0")
+      assert.strictEqual(info.entriesAdded, 3)
+      const h = (yield* backend.groupsInfo(stream)).find((g) => g.name === "h")!
+      assert.strictEqual(h.entriesRead, 1)
+      assert.isNull(h.lag) // a deletion after last-delivered-id: Redis cannot tell the lag
+
+      const [consumer] = yield* backend.consumersInfo(stream, "h")
+      const { connection } = yield* build({ url: redisUrl() })
+      const [major, minor] = connection.serverVersion.split(".").map(Number)
+      if (major! > 7 || (major === 7 && minor! >= 2)) assert.isNumber(consumer!.inactiveMs)
+      else assert.isNull(consumer!.inactiveMs)
+      assert.strictEqual(consumer!.pending, 1)
+    }))
+
+  // ---------------------------------------------------------------------------
+  // spans
+  // ---------------------------------------------------------------------------
+
+  it.scopedLive("with a tracer installed every operation runs in a RedisStreams.<op> span", () =>
+    Effect.gen(function*() {
+      const { backend } = yield* build({ url: redisUrl() })
+      const native = yield* Effect.tracer
+      const spans: Array<Tracer.Span> = []
+      const tracer = Tracer.make({
+        span: (...args) => {
+          const span = native.span(...args)
+          spans.push(span)
+          return span
+        },
+        context: native.context
+      })
+      const stream = uniqueKey("span")
+      yield* Effect.gen(function*() {
+        yield* backend.add(stream, ["a", "1"])
+        yield* backend.addMany(stream, [["a", "2"]])
+        yield* backend.createGroup(stream, "g", { id: "0" })
+        yield* backend.readGroup({ stream, group: "g", consumer: "c", id: ">" })
+        const reader = yield* backend.blockingReader
+        yield* reader.readGroup({ stream, group: "g", consumer: "c", id: ">", blockMs: 10 })
+      }).pipe(Effect.withTracer(tracer))
+      const names = spans.map((s) => s.name)
+      assert.deepStrictEqual(names, [
+        "RedisStreams.add",
+        "RedisStreams.addMany",
+        "RedisStreams.createGroup",
+        "RedisStreams.readGroup",
+        "RedisStreams.readGroup"
+      ])
+      for (const span of spans) {
+        assert.strictEqual(span.attributes.get("messaging.system"), "redis")
+        assert.strictEqual(span.attributes.get("messaging.destination.name"), stream)
+        assert.strictEqual(span.status._tag, "Ended")
+      }
+      assert.strictEqual(spans[0]!.kind, "producer")
+      assert.strictEqual(spans[3]!.kind, "consumer")
+    }))
+})
