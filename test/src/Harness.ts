@@ -8,7 +8,7 @@
  */
 import { layer } from "@effect/vitest"
 import type { Vitest } from "@effect/vitest"
-import { Context, Duration, Effect, Layer, Redacted, Scope, TestClock } from "effect"
+import { Context, Duration, Effect, Layer, Logger, LogLevel, Redacted, Scope, TestClock } from "effect"
 import { InMemoryBackend, RedisBackend, RedisConnection, StreamsBackend } from "effect-redis-streams"
 import { Redis } from "ioredis"
 import { randomUUID } from "node:crypto"
@@ -89,6 +89,11 @@ export const redisLayer: Layer.Layer<StreamsBackend.StreamsBackend | RedisConnec
 
 type Services = StreamsBackend.StreamsBackend | TestKit
 
+/** library logs in tests: errors only, unless TEST_LOG_LEVEL says otherwise (e.g. "Debug") */
+export const testLogLevel: Layer.Layer<never> = Logger.minimumLogLevel(
+  LogLevel.fromLiteral((process.env["TEST_LOG_LEVEL"] as LogLevel.Literal | undefined) ?? "Error")
+)
+
 /**
  * Declare a suite once, run it on both backends. Memory runs under TestClock
  * (time moves only through `TestKit.sleep`), Redis in real time.
@@ -99,11 +104,11 @@ export const forEachBackend = (
   options: { readonly only?: BackendName; readonly timeout?: Duration.DurationInput } = {}
 ): void => {
   if (options.only !== "redis") {
-    layer(memoryLayer, { timeout: options.timeout ?? "60 seconds" })(`${name} [memory]`, (it) =>
+    layer(Layer.merge(memoryLayer, testLogLevel), { timeout: options.timeout ?? "60 seconds" })(`${name} [memory]`, (it) =>
       body(it as Vitest.MethodsNonLive<Services, boolean>, "memory"))
   }
   if (options.only !== "memory") {
-    layer(redisLayer, { timeout: options.timeout ?? "60 seconds", excludeTestServices: true })(
+    layer(Layer.merge(redisLayer, testLogLevel), { timeout: options.timeout ?? "60 seconds", excludeTestServices: true })(
       `${name} [redis]`,
       (it) => body(it as Vitest.MethodsNonLive<Services, boolean>, "redis")
     )

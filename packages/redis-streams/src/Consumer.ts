@@ -341,11 +341,14 @@ const isConnectionError = (e: { readonly _tag: string }): e is RedisConnectionEr
 
 /**
  * Run `work` so that interrupting the caller lets it finish within
- * `graceMs`, then interrupts it (its own finalizers still run).
+ * `graceMs`, then interrupts it (its own finalizers still run). The work runs
+ * in a daemon fiber because a child fiber would be interrupted together with
+ * its parent; it is always joined or awaited here, so it never outlives this
+ * call.
  */
 const graceful = <A, E, R>(work: Effect.Effect<A, E, R>, graceMs: number): Effect.Effect<A, E, R> =>
   Effect.uninterruptibleMask((restore) =>
-    Effect.flatMap(Effect.fork(restore(work)), (fiber) =>
+    Effect.flatMap(Effect.forkDaemon(restore(work)), (fiber) =>
       restore(Fiber.join(fiber)).pipe(
         Effect.onInterrupt(() =>
           Effect.flatMap(

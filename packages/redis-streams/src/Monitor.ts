@@ -197,6 +197,13 @@ export interface ConsumerCleanup {
   readonly claims: ReadonlyArray<Claim>
   /** entries moved (0 on a dry run) */
   readonly claimed: number
+  /**
+   * entries listed as claimable but not moved: taken or touched by someone
+   * else in the meantime (their idle time reset), or deleted from the stream
+   * while pending (Redis drops those from the pending list when they are
+   * claimed: their content is gone already)
+   */
+  readonly skipped: number
   /** entries still its own at the end (planned: those younger than `claimIdle` or without a target) */
   readonly left: number
   readonly outcome: CleanupOutcome
@@ -720,6 +727,7 @@ export const make = (
             ...base,
             claims: [],
             claimed: 0,
+            skipped: 0,
             left: dead.pending,
             outcome: "NO_HEALTHY_CONSUMER",
             note
@@ -729,6 +737,7 @@ export const make = (
         const claims = new Map<string, Array<string>>()
         let planned = 0
         let claimed = 0
+        let skipped = 0
         let start = "-"
         while (dead.pending > 0) {
           const page = yield* backend.pending({
@@ -763,12 +772,18 @@ export const make = (
             const target = targets.find((t) => t.name === claim.to)
             if (target) target.pending -= claim.ids.length - done.length
             claimed += done.length
+            skipped += claim.ids.length - done.length
             if (done.length > 0) claims.set(claim.to, [...(claims.get(claim.to) ?? []), ...done])
           }
           if (page.length < PENDING_PAGE) break
           start = internalBacklog.nextId(ids[ids.length - 1]!)
         }
         const claimList = Array.from(claims, ([to, ids]) => ({ to, ids }))
+        if (skipped > 0) {
+          yield* Effect.logWarning(
+            `Monitor: ${skipped} pending entries of ${dead.name} were not moved: claimed by someone else meanwhile, or deleted from the stream while pending (Redis drops those from the pending list)`
+          )
+        }
         if (dryRun) {
           const left = Math.max(0, dead.pending - planned)
           return left === 0
@@ -776,8 +791,9 @@ export const make = (
               ...base,
               claims: claimList,
               claimed: 0,
+              skipped: 0,
               left: 0,
-                outcome: "WOULD_DELETE",
+              outcome: "WOULD_DELETE",
               note: planned > 0
                 ? `would move ${planned} entries to ${claimList.length} consumer(s), then delete it`
                 : "nothing pending; would delete it"
@@ -786,8 +802,9 @@ export const make = (
               ...base,
               claims: claimList,
               claimed: 0,
+              skipped: 0,
               left,
-                outcome: "KEPT_PENDING",
+              outcome: "KEPT_PENDING",
               note: `would move ${planned} entries; ${left} are idle less than ${claimIdleMs} ms and stay, so it would be kept`
             } satisfies ConsumerCleanup
         }
@@ -798,6 +815,7 @@ export const make = (
             ...base,
             claims: claimList,
             claimed,
+            skipped,
             left: 0,
             outcome: "GONE",
             note: "it no longer existed when re-checked"
@@ -808,6 +826,7 @@ export const make = (
             ...base,
             claims: claimList,
             claimed,
+            skipped,
             left: 0,
             outcome: "DELETED",
             note: claimed > 0 ? `moved ${claimed} entries to ${claimList.length} consumer(s), then deleted it` : "deleted"
@@ -820,6 +839,7 @@ export const make = (
             ...base,
             claims: claimList,
             claimed,
+            skipped,
             left: del.pending,
             outcome: "CAME_BACK",
             note
@@ -829,6 +849,7 @@ export const make = (
           ...base,
           claims: claimList,
           claimed,
+          skipped,
           left: del.pending,
           outcome: "KEPT_PENDING",
           note:

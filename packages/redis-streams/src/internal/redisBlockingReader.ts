@@ -50,24 +50,23 @@ export const make = (connection: Connection): Effect.Effect<BlockingReader, Redi
     const main = connection.client
     let current: Dedicated | undefined
 
-    const open: Effect.Effect<Dedicated, RedisConnectionError> = Effect.gen(function*() {
-      const scope = yield* Scope.fork(readerScope, ExecutionStrategy.sequential)
-      const client = yield* connection.duplicate.pipe(
-        Scope.extend(scope),
-        Effect.onError(() => Scope.close(scope, Exit.void))
-      )
-      const id = yield* (client.isCluster ? Effect.succeed(null) : clientId(client, endpoint)).pipe(
-        Effect.onError(() => Scope.close(scope, Exit.void))
-      )
-      const dedicated: Dedicated = { client, scope, id, dead: false }
-      const markDead = () => {
-        dedicated.dead = true
-      }
-      client.once("close", markDead)
-      client.once("end", markDead)
-      current = dedicated
-      return dedicated
-    })
+    // a connection that fails (or is interrupted) half-way is closed at once, not left to the reader's scope
+    const open: Effect.Effect<Dedicated, RedisConnectionError> = Effect.flatMap(
+      Scope.fork(readerScope, ExecutionStrategy.sequential),
+      (scope) =>
+        Effect.gen(function*() {
+          const client = yield* Scope.extend(connection.duplicate, scope)
+          const id = client.isCluster ? null : yield* clientId(client, endpoint)
+          const dedicated: Dedicated = { client, scope, id, dead: false }
+          const markDead = () => {
+            dedicated.dead = true
+          }
+          client.once("close", markDead)
+          client.once("end", markDead)
+          current = dedicated
+          return dedicated
+        }).pipe(Effect.onError(() => Scope.close(scope, Exit.void)))
+    )
 
     const discard = (d: Dedicated): Effect.Effect<void> =>
       Effect.suspend(() => {

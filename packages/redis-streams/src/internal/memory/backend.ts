@@ -17,6 +17,7 @@ import type { FaultOptions, InMemoryBackend, Operation } from "../../InMemoryBac
 import type { BlockingReader, BlockingReadGroupOptions, ReadEntry, StreamEntry } from "../../StreamsBackend.js"
 import { type BackendError, RedisConnectionError } from "../../StreamsError.js"
 import { Engine, NOTHING, type Waiter } from "./engine.js"
+import { type SpanKind, traced } from "../redisTracing.js"
 import { ENDPOINT, readerClosed, ReplyError, toBackendError } from "./errors.js"
 
 /** the Redis version the engine emulates */
@@ -37,7 +38,23 @@ const nowOf = (clock: Clock.Clock): number => {
   return t > 0 ? t : 0
 }
 
-const spanName = (method: string): string => `InMemoryBackend.${method}`
+/** the span kinds of the Redis backend's spans (`RedisStreams.<method>`, only when a tracer is installed) */
+const spanKind = (method: string): SpanKind => {
+  switch (method) {
+    case "add":
+    case "addMany":
+      return "producer"
+    case "readGroup":
+    case "ack":
+    case "ackAndDelete":
+    case "claim":
+    case "claimJustId":
+    case "autoClaim":
+      return "consumer"
+    default:
+      return "client"
+  }
+}
 
 export const makeBackend = (): InMemoryBackend => {
   const engine = new Engine()
@@ -76,12 +93,7 @@ export const makeBackend = (): InMemoryBackend => {
         }
         return fault === undefined ? Effect.succeed(a) : Effect.fail(fault.error)
       })
-    ).pipe(
-      Effect.withSpan(spanName(method), {
-        kind: "client",
-        attributes: { "db.system": "memory", "db.operation.name": command, "messaging.destination.name": stream }
-      })
-    )
+    ).pipe((effect) => traced(effect, method, stream, spanKind(method)))
 
   // ---------------------------------------------------------------------------
   // blocking reader
@@ -111,10 +123,7 @@ export const makeBackend = (): InMemoryBackend => {
         })
       ).pipe(
         permit.withPermits(1),
-        Effect.withSpan(spanName("blockingReadGroup"), {
-          kind: "client",
-          attributes: { "db.system": "memory", "db.operation.name": "XREADGROUP", "messaging.destination.name": o.stream }
-        })
+        (effect) => traced(effect, "readGroup", o.stream, "consumer")
       )
 
     const blockingRead = (

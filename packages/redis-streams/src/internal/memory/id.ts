@@ -154,6 +154,42 @@ export interface ParsedId extends Id {
  * (0, or 2^64 - 1 for the end of a range); `strict` refuses "-" and "+";
  * `allowSeqStar` accepts `<ms>-*` (XADD).
  */
+/**
+ * The common case: `<ms>-<seq>` in canonical decimal, both parts under 2^53
+ * (at most 15 digits). `undefined` for anything else.
+ */
+const parseCanonical = (text: string): ParsedId | undefined => {
+  const n = text.length
+  if (n < 3 || n > 31) return undefined
+  let ms = 0
+  let i = 0
+  let c = text.charCodeAt(0)
+  if (c === 48) {
+    i = 1
+  } else {
+    for (; i < n; i++) {
+      c = text.charCodeAt(i)
+      if (c < 48 || c > 57) break
+      ms = ms * 10 + (c - 48)
+    }
+    if (i === 0 || i > 15) return undefined
+  }
+  if (i >= n - 1 || text.charCodeAt(i) !== 45) return undefined
+  const start = ++i
+  let seq = 0
+  if (text.charCodeAt(i) === 48) {
+    if (n !== i + 1) return undefined
+    return { ms, seq: 0, seqGiven: true }
+  }
+  for (; i < n; i++) {
+    c = text.charCodeAt(i)
+    if (c < 48 || c > 57) return undefined
+    seq = seq * 10 + (c - 48)
+  }
+  if (i - start > 15) return undefined
+  return { ms, seq, seqGiven: true }
+}
+
 export const parseId = (
   command: string,
   text: string,
@@ -161,6 +197,8 @@ export const parseId = (
   strict: boolean,
   allowSeqStar = false
 ): ParsedId => {
+  const fast = parseCanonical(text)
+  if (fast !== undefined) return fast
   // the server copies the argument to a 128 bytes buffer
   if (text.length > 42 && Buffer.byteLength(text) > 127) throw invalidId(command)
   if (strict && (text === "-" || text === "+")) throw invalidId(command)
