@@ -105,10 +105,12 @@ forEachBackend("StreamsBackend", (it, backendName) => {
       yield* kit.sleep(3)
       ids.push(yield* backend.add(key, ["n", "5"]))
       const after = yield* Clock.currentTimeMillis
+      // the server's clock: exact on memory (TestClock); on Redis allow for a server on another host
+      const skew = backendName === "memory" ? 0 : 2_000
       for (const id of ids) {
         assert.match(id, ID_PATTERN)
         const ms = Number(parseId(id)[0])
-        assert.isTrue(ms >= before && ms <= after, `id ${id} outside [${before}, ${after}]`)
+        assert.isTrue(ms >= before - skew && ms <= after + skew, `id ${id} outside [${before}, ${after}] ± ${skew}`)
       }
       for (let i = 1; i < ids.length; i++) {
         assert.isTrue(compareIds(ids[i - 1]!, ids[i]!) < 0, `${ids[i - 1]} < ${ids[i]}`)
@@ -463,7 +465,7 @@ forEachBackend("StreamsBackend", (it, backendName) => {
       yield* backend.readGroup({ stream: key, group: "g", consumer: "a", id: ">", count: 2 })
       const consumers = (yield* backend.consumersInfo(key, "g")).filter((c) => c.name !== "idle")
       assert.deepStrictEqual(consumers.map((c) => [c.name, c.pending]), [["a", 2], ["b", 1]])
-      assert.strictEqual((yield* backend.groupsInfo(key))[0]!.consumers, consumers.length + (is70(backend.serverVersion) ? 0 : 1))
+      assert.strictEqual((yield* backend.groupsInfo(key))[0]!.consumers, (yield* backend.consumersInfo(key, "g")).length)
     }))
 
   it.effect("readGroup: NOGROUP becomes GroupNotFound naming the stream and the group", () =>

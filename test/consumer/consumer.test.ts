@@ -146,6 +146,20 @@ forEachBackend("Consumer", (it, backendName) => {
       assert.deepStrictEqual(summary.consumers, [{ name: "old", count: 4 }])
     }))
 
+  it.scoped("a consumer waiting on a quiet stream does not look idle (heartbeat)", () =>
+    Effect.gen(function*() {
+      const kit = yield* TestKit
+      const backend = yield* StreamsBackend.StreamsBackend
+      const stream = kit.key("c")
+      const consumer = yield* Consumer.make({ stream, group: "g", batchSize: 10, maxWait: "50 millis", blockTime: "200 millis" })
+      const fiber = yield* consumer.batches.pipe(Stream.runDrain, Effect.fork)
+      yield* kit.sleep(1500)
+      const [info] = yield* backend.consumersInfo(stream, "g")
+      yield* Fiber.interrupt(fiber)
+      assert.strictEqual(info!.name, consumer.name)
+      assert.isBelow(info!.idleMs, 600, "idle stays within about one blockTime")
+    }))
+
   it.scoped("default consumer names are unique per instance", () =>
     Effect.gen(function*() {
       const kit = yield* TestKit

@@ -7,8 +7,8 @@
  * `tablefmt="grid"` and the same rows (the seed's printer).
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
-import { Monitor } from "effect-redis-streams"
+import { Config, ConfigProvider, Effect, Layer } from "effect"
+import { InMemoryBackend, Monitor } from "effect-redis-streams"
 
 const thresholds = { pendingThreshold: 10, idleThresholdMs: 30_000 }
 
@@ -209,5 +209,31 @@ describe("Monitor options", () => {
         assert.strictEqual(error.option, option, JSON.stringify(options))
         assert.include(error.message, "accepted")
       }
+    }))
+})
+
+describe("Monitor.layerConfig", () => {
+  it.effect("reads its options from Config and fails with InvalidOptions on a bad value", () =>
+    Effect.gen(function*() {
+      const config = {
+        stream: Config.string("STREAM"),
+        idleThreshold: Config.duration("IDLE"),
+        pendingThreshold: Config.integer("PENDING")
+      }
+      const good = ConfigProvider.fromMap(new Map([["STREAM", "orders"], ["IDLE", "45 seconds"], ["PENDING", "7"]]))
+      const monitor = yield* Monitor.Monitor.pipe(
+        Effect.provide(Monitor.layerConfig(config).pipe(Layer.provide(InMemoryBackend.layer))),
+        Effect.withConfigProvider(good)
+      )
+      assert.strictEqual(monitor.options.stream, "orders")
+      assert.strictEqual(monitor.options.idleThresholdMs, 45_000)
+      assert.strictEqual(monitor.options.pendingThreshold, 7)
+      const bad = ConfigProvider.fromMap(new Map([["STREAM", "orders"], ["IDLE", "45 seconds"], ["PENDING", "-1"]]))
+      const error = yield* Monitor.Monitor.pipe(
+        Effect.provide(Monitor.layerConfig(config).pipe(Layer.provide(InMemoryBackend.layer))),
+        Effect.withConfigProvider(bad),
+        Effect.flip
+      )
+      assert.strictEqual(error._tag, "InvalidOptions")
     }))
 })

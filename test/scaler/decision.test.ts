@@ -11,8 +11,8 @@
  * no difference.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Either } from "effect"
-import { Scaler } from "effect-redis-streams"
+import { Config, ConfigProvider, Effect, Either, Layer } from "effect"
+import { InMemoryBackend, Scaler } from "effect-redis-streams"
 
 describe("Scaler.rate", () => {
   const table: ReadonlyArray<readonly [backlog: number, pending: number, rate: number]> = [
@@ -199,4 +199,24 @@ describe("Scaler.stabilize", () => {
     // window 1: no stabilization
     assert.deepStrictEqual(Scaler.stabilize(0, 1, 4, 1), { recommended: 1, lowReadings: 1 })
   })
+})
+
+describe("Scaler.layerConfig", () => {
+  it.effect("reads its options from Config", () =>
+    Effect.gen(function*() {
+      const provider = ConfigProvider.fromMap(new Map([["STREAM", "orders"], ["GROUP", "billing"], ["OUT", "60"], ["IN", "20"]]))
+      const scaler = yield* Scaler.Scaler.pipe(
+        Effect.provide(
+          Scaler.layerConfig({
+            stream: Config.string("STREAM"),
+            group: Config.string("GROUP"),
+            scaleOutRate: Config.number("OUT"),
+            scaleInRate: Config.number("IN")
+          }).pipe(Layer.provide(InMemoryBackend.layer))
+        ),
+        Effect.withConfigProvider(provider)
+      )
+      assert.deepStrictEqual(scaler.options.thresholds, { scaleOutRate: 60, scaleInRate: 20 })
+      assert.strictEqual(scaler.options.group, "billing")
+    }))
 })

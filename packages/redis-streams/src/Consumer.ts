@@ -337,6 +337,9 @@ const makeBatch = <A>(ctx: Ctx<A>, messages: ReadonlyArray<Message<A>>): Batch<A
   }
 }
 
+/** next to the highest stream id (the highest one itself means ">" to Redis): an own-pending read after it returns nothing */
+const HEARTBEAT_ID = "18446744073709551615-18446744073709551614"
+
 const isConnectionError = (e: { readonly _tag: string }): e is RedisConnectionError => e._tag === "RedisConnectionError"
 
 /**
@@ -610,6 +613,17 @@ export const make: {
               yield* pushFresh(first, out)
               deadline = (yield* Clock.currentTimeMillis) + o.maxWaitMs
               finalReadDone = false
+            } else {
+              // heartbeat: before 7.2 an XREADGROUP ">" that finds nothing does not reset the consumer's
+              // idle time, so a consumer waiting on a quiet stream would look dead to a Monitor. Reading
+              // its own pending list after the highest possible id returns nothing and does reset it.
+              yield* resilient(backend.readGroup({
+                stream: o.stream,
+                group: o.group,
+                consumer: o.name,
+                id: HEARTBEAT_ID,
+                count: 1
+              }))
             }
           }
           return makeBatch(ctx, out)

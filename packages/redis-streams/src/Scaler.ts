@@ -7,7 +7,10 @@
  *   where the server reports it as null, a bounded fallback (never a scan of
  *   the whole backlog);
  * - `pending`: delivered, not yet acknowledged;
- * - `consumers`: active consumers (idle no longer than `idleThreshold`);
+ * - `consumers`: active consumers (XINFO CONSUMERS `idle` no longer than
+ *   `idleThreshold`; before Redis 7.2 `idle` is refreshed only by reads that
+ *   deliver entries or re-read the consumer's own pending list, so consumers
+ *   waiting on an empty stream count as inactive there);
  * - `arrivalRate` / `ackRate` (entries per second) once two readings are
  *   `rateWindow` apart or closer: from XINFO STREAM `entries-added` and XINFO
  *   GROUPS `entries-read` minus `pending`.

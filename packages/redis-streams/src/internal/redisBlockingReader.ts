@@ -16,6 +16,7 @@
  *
  * @internal
  */
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
@@ -48,6 +49,7 @@ export const make = (connection: Connection): Effect.Effect<BlockingReader, Redi
     const semaphore = yield* Effect.makeSemaphore(1)
     const endpoint = connection.endpoint
     const main = connection.client
+    const commandTimeoutMs = Duration.toMillis(connection.commandTimeout)
     let current: Dedicated | undefined
 
     // a connection that fails (or is interrupted) half-way is closed at once, not left to the reader's scope
@@ -56,7 +58,7 @@ export const make = (connection: Connection): Effect.Effect<BlockingReader, Redi
       (scope) =>
         Effect.gen(function*() {
           const client = yield* Scope.extend(connection.duplicate, scope)
-          const id = client.isCluster ? null : yield* clientId(client, endpoint)
+          const id = client.isCluster ? null : yield* clientId(client, endpoint, commandTimeoutMs)
           const dedicated: Dedicated = { client, scope, id, dead: false }
           const markDead = () => {
             dedicated.dead = true
@@ -203,22 +205,50 @@ export const make = (connection: Connection): Effect.Effect<BlockingReader, Redi
     return { readGroup }
   })
 
-const clientId = (client: Client, endpoint: string): Effect.Effect<string | null, RedisConnectionError> =>
+const clientId = (
+  client: Client,
+  endpoint: string,
+  timeoutMs: number
+): Effect.Effect<string | null, RedisConnectionError> =>
   Effect.async<string | null, RedisConnectionError>((resume) => {
+    let done = false
+    const fail = (message: string, cause?: unknown) => {
+      if (done) return
+      done = true
+      clearTimeout(timer)
+      resume(Effect.fail(
+        new RedisConnectionError({
+          endpoint,
+          message: `CLIENT ID on a new connection to ${endpoint} failed: ${message}`,
+          ...(cause !== undefined ? { cause } : {})
+        })
+      ))
+    }
+    const bound = Number.isFinite(timeoutMs) ? timeoutMs : 2 ** 31 - 1
+    const timer = setTimeout(() => fail(`no reply within ${timeoutMs} ms`), bound)
     client.call("CLIENT", "ID").then(
-      (id) => resume(Effect.succeed(toStr(id))),
-      (err: unknown) =>
-        // refused (ACL): interruption falls back to dropping the connection
-        isReplyError(err)
-          ? resume(Effect.succeed(null))
-          : resume(Effect.fail(
-            new RedisConnectionError({
-              endpoint,
-              message: `CLIENT ID on a new connection to ${endpoint} failed: ${errorText(err)}`,
-              cause: err
-            })
-          ))
+      (id) => {
+        if (done) return
+        done = true
+        clearTimeout(timer)
+        resume(Effect.succeed(toStr(id)))
+      },
+      (err: unknown) => {
+        if (isReplyError(err)) {
+          // refused (ACL): interruption falls back to dropping the connection
+          if (done) return
+          done = true
+          clearTimeout(timer)
+          resume(Effect.succeed(null))
+        } else {
+          fail(errorText(err), err)
+        }
+      }
     )
+    return Effect.sync(() => {
+      done = true
+      clearTimeout(timer)
+    })
   })
 
 const errorText = (err: unknown): string => err instanceof Error ? err.message : String(err)

@@ -262,10 +262,14 @@ export class Engine {
     if (isMax(last)) {
       throw new ReplyError(command, "ERR The stream has exhausted the last possible ID, unable to add more items")
     }
-    let id: Id
     if (given === undefined) {
-      id = now > last.ms ? { ms: now, seq: 0 } : incr(last)!
-    } else if (given.seqGiven) {
+      // streamNextID
+      const entry = now > last.ms ? s.append(now, 0, fields.slice()) : this.appendNext(s, last, fields)
+      if (trim !== undefined) this.applyTrim(s, trim)
+      return entry.id
+    }
+    let id: Id
+    if (given.seqGiven) {
       id = given
     } else if (given.ms === last.ms) {
       if (last.seq === U64_MAX) throw tooSmall(command)
@@ -277,6 +281,11 @@ export class Engine {
     const entry = s.append(id.ms, id.seq, fields.slice())
     if (trim !== undefined) this.applyTrim(s, trim)
     return entry.id
+  }
+
+  private appendNext(s: StreamValue, last: Id, fields: Fields): Entry {
+    const next = incr(last)!
+    return s.append(next.ms, next.seq, fields.slice())
   }
 
   /** XTRIM */
@@ -426,8 +435,8 @@ export class Engine {
           consumer.pel.insert(e, e.id, nack)
         } else {
           // already pending (the group's id was moved back): hand it to this consumer
-          const existing = g.pel.get(e.id)!
-          existing.consumer.pel.remove(e.id)
+          const existing = g.pel.get(e)!
+          existing.consumer.pel.remove(e)
           existing.consumer = consumer
           existing.deliveryTime = now
           existing.deliveryCount = 1
@@ -614,12 +623,12 @@ export class Engine {
     const s = this.lookupStream(command, key)
     const g = s?.groups.get(group)
     if (g === undefined) return 0
-    const parsed = ids.map((t) => format(parseStrictId(command, t)))
+    const parsed = ids.map((t) => parseStrictId(command, t))
     let acked = 0
-    for (const k of parsed) {
-      const nack = g.pel.remove(k)
+    for (const id of parsed) {
+      const nack = g.pel.remove(id)
       if (nack !== undefined) {
-        nack.consumer.pel.remove(k)
+        nack.consumer.pel.remove(id)
         acked++
       }
     }
@@ -745,27 +754,26 @@ export class Engine {
     const entries: Array<StreamEntry> = []
     const claimedIds: Array<string> = []
     for (const id of ids) {
-      const key = format(id)
-      const nack = g.pel.get(key)
+      const nack = g.pel.get(id)
       const e = s.get(id)
       if (e === undefined) {
         if (nack !== undefined) {
-          g.pel.remove(key)
-          nack.consumer.pel.remove(key)
+          g.pel.remove(id)
+          nack.consumer.pel.remove(id)
         }
         continue
       }
       if (nack === undefined) continue
       if (minIdle !== 0 && now - nack.deliveryTime < minIdle) continue
       if (consumer === undefined) consumer = this.touchConsumer(g, options.consumer, now)
-      if (nack.consumer !== consumer) nack.consumer.pel.remove(key)
+      if (nack.consumer !== consumer) nack.consumer.pel.remove(id)
       nack.deliveryTime = now
       if (!justId) nack.deliveryCount++
       if (nack.consumer !== consumer) {
-        consumer.pel.insert(e, key, nack)
+        consumer.pel.insert(e, e.id, nack)
         nack.consumer = consumer
       }
-      if (justId) claimedIds.push(key)
+      if (justId) claimedIds.push(e.id)
       else entries.push(entryReply(e))
     }
     return justId ? claimedIds : entries
@@ -816,15 +824,15 @@ export class Engine {
       const nack = slot.value
       const e = s.get(slot.id)
       if (e === undefined) {
-        pel.remove(slot.key)
-        nack.consumer.pel.remove(slot.key)
+        pel.kill(slot)
+        nack.consumer.pel.remove(slot.id)
         deleted.push(slot.key)
         count--
         continue
       }
       if (minIdle !== 0 && now - nack.deliveryTime < minIdle) continue
       if (consumer === undefined) consumer = this.touchConsumer(g, options.consumer, now)
-      if (nack.consumer !== consumer) nack.consumer.pel.remove(slot.key)
+      if (nack.consumer !== consumer) nack.consumer.pel.remove(slot.id)
       nack.deliveryTime = now
       if (!justId) nack.deliveryCount++
       if (nack.consumer !== consumer) {
@@ -990,7 +998,7 @@ export class Engine {
   private dropConsumer(g: Group, c: Consumer): number {
     const pending = c.pel.size
     const slots = c.pel.slots
-    for (let i = 0; i < slots.length; i++) if (slots[i]!.alive) g.pel.remove(slots[i]!.key)
+    for (let i = 0; i < slots.length; i++) if (slots[i]!.alive) g.pel.remove(slots[i]!.id)
     g.consumers.delete(c.name)
     return pending
   }

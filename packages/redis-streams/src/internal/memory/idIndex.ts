@@ -1,9 +1,10 @@
 /**
  * A map from stream ids to values, ordered by id: the pending entries lists
- * (PEL) of groups and consumers. Lookups by id are O(1) (a `Map` keyed by the
- * canonical id text), ordered scans start with a binary search. Removal only
- * marks the slot dead; dead slots are compacted away in amortized O(1) by
- * `seek` and `insert` (never during a scan that only removes).
+ * (PEL) of groups and consumers. Slots live in one array sorted by id;
+ * lookups are binary searches, appending a greater id (what XREADGROUP does)
+ * is O(1). Removal only marks the slot dead; dead slots are compacted away in
+ * amortized O(1) by `seek`, `first` and `insert` (never by `remove` or
+ * `kill`, so indexes stay valid while a caller scans and removes).
  *
  * @internal
  */
@@ -11,6 +12,7 @@ import { compare, type Id } from "./id.js"
 
 export interface Slot<V> {
   readonly id: Id
+  /** the id's canonical text */
   readonly key: string
   readonly value: V
   alive: boolean
@@ -19,46 +21,58 @@ export interface Slot<V> {
 export class IdIndex<V> {
   /** ordered slots, dead ones included until compaction */
   slots: Array<Slot<V>> = []
-  private readonly map = new Map<string, Slot<V>>()
+  private live = 0
   private dead = 0
 
   get size(): number {
-    return this.map.size
+    return this.live
   }
 
-  get(key: string): V | undefined {
-    const slot = this.map.get(key)
-    return slot === undefined ? undefined : slot.value
+  /** the live slot with this id */
+  find(id: Id): Slot<V> | undefined {
+    const slots = this.slots
+    for (let i = this.lowerBound(id); i < slots.length; i++) {
+      const slot = slots[i]!
+      if (compare(slot.id, id) !== 0) return undefined
+      if (slot.alive) return slot
+    }
+    return undefined
   }
 
-  has(key: string): boolean {
-    return this.map.has(key)
+  get(id: Id): V | undefined {
+    return this.find(id)?.value
   }
 
-  /** insert; false (and nothing changes) when the key is present */
+  /** insert; false (and nothing changes) when the id is present */
   insert(id: Id, key: string, value: V): boolean {
-    if (this.map.has(key)) return false
-    this.compactIfNeeded()
     const slot: Slot<V> = { id, key, value, alive: true }
+    this.compactIfNeeded()
     const slots = this.slots
     const n = slots.length
     if (n === 0 || compare(slots[n - 1]!.id, id) < 0) {
       slots.push(slot)
     } else {
+      if (this.find(id) !== undefined) return false
       slots.splice(this.lowerBound(id), 0, slot)
     }
-    this.map.set(key, slot)
+    this.live++
     return true
   }
 
   /** remove; the removed value or undefined */
-  remove(key: string): V | undefined {
-    const slot = this.map.get(key)
+  remove(id: Id): V | undefined {
+    const slot = this.find(id)
     if (slot === undefined) return undefined
-    slot.alive = false
-    this.map.delete(key)
-    this.dead++
+    this.kill(slot)
     return slot.value
+  }
+
+  /** remove a live slot found by a scan */
+  kill(slot: Slot<V>): void {
+    if (!slot.alive) return
+    slot.alive = false
+    this.live--
+    this.dead++
   }
 
   /** compact, then the index of the first slot with an id >= `id` */
@@ -68,6 +82,7 @@ export class IdIndex<V> {
   }
 
   first(): Slot<V> | undefined {
+    this.compactIfNeeded()
     const slots = this.slots
     for (let i = 0; i < slots.length; i++) if (slots[i]!.alive) return slots[i]
     return undefined
@@ -77,14 +92,6 @@ export class IdIndex<V> {
     const slots = this.slots
     for (let i = slots.length - 1; i >= 0; i--) if (slots[i]!.alive) return slots[i]
     return undefined
-  }
-
-  /** the live values, in id order */
-  values(): Array<V> {
-    const out: Array<V> = []
-    const slots = this.slots
-    for (let i = 0; i < slots.length; i++) if (slots[i]!.alive) out.push(slots[i]!.value)
-    return out
   }
 
   private lowerBound(id: Id): number {

@@ -97,12 +97,18 @@ export class StreamValue {
   append(ms: U64, seq: U64, fields: ReadonlyArray<string>): Entry {
     const entry: Entry = { ms, seq, id: `${ms}-${seq}`, fields, deleted: false }
     const nfields = fields.length >>> 1
-    const lens = new Array<number>(fields.length)
+    // raw length of all strings, and listpack sizes of the names and of the values
     let totelelen = 0
-    for (let i = 0; i < fields.length; i++) {
-      const l = byteLength(fields[i]!)
-      lens[i] = l
-      totelelen += l
+    let namesSize = 0
+    let valuesSize = 0
+    for (let i = 0; i < nfields; i++) {
+      const name = fields[i * 2]!
+      const value = fields[i * 2 + 1]!
+      const nl = byteLength(name)
+      const vl = byteLength(value)
+      totelelen += nl + vl
+      namesSize += stringSize(name, nl)
+      valuesSize += stringSize(value, vl)
     }
     const nodes = this.nodes
     let tail: Node | undefined = nodes.length > 0 ? nodes[nodes.length - 1] : undefined
@@ -111,17 +117,12 @@ export class StreamValue {
       else if (tail.count + tail.deletedCount >= NODE_MAX_ENTRIES) tail = undefined
     }
     if (tail === undefined) {
-      // master entry: count, deleted, num-fields, the field names, 0
-      let bytes = LP_EMPTY_BYTES + 2 + 2 + intSize(nfields) + 2
       const masterFields = new Array<string>(nfields)
-      for (let i = 0; i < nfields; i++) {
-        masterFields[i] = fields[i * 2]!
-        bytes += stringSize(fields[i * 2]!, lens[i * 2]!)
-      }
-      // the entry itself, with SAMEFIELDS and zero deltas
-      bytes += 2 + 2 + 2
-      for (let i = 0; i < nfields; i++) bytes += stringSize(fields[i * 2 + 1]!, lens[i * 2 + 1]!)
-      bytes += intSize(nfields + 3)
+      for (let i = 0; i < nfields; i++) masterFields[i] = fields[i * 2]!
+      // master entry (count, deleted, num-fields, names, 0), then the entry with
+      // SAMEFIELDS (flags, zero ms and seq deltas, values, lp-count)
+      const bytes = LP_EMPTY_BYTES + 2 + 2 + intSize(nfields) + namesSize + 2 +
+        2 + 2 + 2 + valuesSize + intSize(nfields + 3)
       nodes.push({ entries: [entry], masterFields, count: 1, deletedCount: 0, bytes })
     } else {
       const master = tail.entries[0]!
@@ -135,15 +136,8 @@ export class StreamValue {
           }
         }
       }
-      let bytes = 2 + intSize(diffInt64(ms, master.ms)) + intSize(diffInt64(seq, master.seq))
-      if (same) {
-        for (let i = 0; i < nfields; i++) bytes += stringSize(fields[i * 2 + 1]!, lens[i * 2 + 1]!)
-        bytes += intSize(nfields + 3)
-      } else {
-        bytes += intSize(nfields)
-        for (let i = 0; i < fields.length; i++) bytes += stringSize(fields[i]!, lens[i]!)
-        bytes += intSize(nfields * 2 + 4)
-      }
+      let bytes = 2 + intSize(diffInt64(ms, master.ms)) + intSize(diffInt64(seq, master.seq)) + valuesSize
+      bytes += same ? intSize(nfields + 3) : intSize(nfields) + namesSize + intSize(nfields * 2 + 4)
       tail.entries.push(entry)
       tail.count++
       tail.bytes += bytes

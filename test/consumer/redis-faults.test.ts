@@ -1,0 +1,138 @@
+/**
+ * Faults that need a real server: Redis restarted under running consumers, a
+ * connection that silently stops forwarding, and a long run with handler
+ * failures and a consumer killed in the middle.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Fiber, Layer, Redacted, Stream } from "effect"
+import { Consumer, DeadLetter, Producer, RedisBackend, StreamsBackend } from "effect-redis-streams"
+import { startRedisServer, testLogLevel } from "../src/Harness.js"
+import { TcpProxy } from "../src/TcpProxy.js"
+
+const backendOn = (url: string) => Layer.merge(RedisBackend.layerRedis({ url: Redacted.make(url) }), testLogLevel)
+
+const waitUntil = (condition: () => boolean, timeoutMs: number) =>
+  Effect.gen(function*() {
+    const start = Date.now()
+    while (!condition() && Date.now() - start < timeoutMs) yield* Effect.sleep("20 millis")
+    return condition()
+  })
+
+describe("Consumer against Redis faults", () => {
+  it.scopedLive("Redis restarted while consumers block: they resume by themselves and nothing is lost", () =>
+    Effect.gen(function*() {
+      const server = yield* startRedisServer({ args: ["--appendonly", "yes", "--appendfsync", "always"] })
+      const seen = new Set<string>()
+      const produced: Array<string> = []
+      yield* Effect.gen(function*() {
+        const producer = yield* Producer.make({ stream: "jobs" })
+        produced.push(...(yield* producer.addAll(Array.from({ length: 1000 }, (_, i) => ({ n: String(i) })))))
+        const consumers = yield* Effect.forEach(["a", "b"], (name) =>
+          Consumer.make({ stream: "jobs", group: "g", consumer: name, batchSize: 20, maxWait: "50 millis", blockTime: "500 millis", claimIdle: "2 seconds" }))
+        const fibers = yield* Effect.forEach(consumers, (c) =>
+          c.process((m) => Effect.sleep("1 millis").pipe(Effect.zipRight(Effect.sync(() => seen.add(m.id))))).pipe(Effect.fork))
+        assert.isTrue(yield* waitUntil(() => seen.size >= 300, 20_000))
+        // consumers are mid-run; take the server away, then bring it back on the same port
+        yield* Effect.promise(() => server.stop("SIGTERM"))
+        yield* Effect.sleep("1 second")
+        yield* Effect.promise(() => server.start())
+        produced.push(...(yield* producer.addAll(Array.from({ length: 500 }, (_, i) => ({ n: String(1000 + i) }))).pipe(
+          Effect.retry({ times: 20 })
+        )))
+        const all = yield* waitUntil(() => produced.every((id) => seen.has(id)), 30_000)
+        yield* Effect.forEach(fibers, Fiber.interrupt)
+        assert.isTrue(all, `processed ${seen.size} of ${produced.length}`)
+        const backend = yield* StreamsBackend.StreamsBackend
+        yield* Effect.sleep("200 millis")
+        assert.strictEqual((yield* backend.pendingSummary("jobs", "g")).count, 0)
+      }).pipe(Effect.provide(backendOn(server.url)))
+    }), { timeout: 90_000 })
+
+  it.scopedLive("a stalled connection is noticed within 2x the block time and the consumer recovers", () =>
+    Effect.gen(function*() {
+      const server = yield* startRedisServer()
+      const proxy = yield* Effect.acquireRelease(Effect.promise(() => TcpProxy.start(server.port)), (p) => Effect.promise(() => p.close()))
+      const received: Array<{ readonly n: string; readonly at: number }> = []
+      yield* Effect.gen(function*() {
+        const producer = yield* Producer.make({ stream: "jobs" })
+        const consumer = yield* Consumer.make({ stream: "jobs", group: "g", batchSize: 10, maxWait: "20 millis", blockTime: "1 second" })
+        const fiber = yield* consumer.process((m) => Effect.sync(() => received.push({ n: m.body.n, at: Date.now() }))).pipe(Effect.fork)
+        yield* producer.add({ n: "before" })
+        assert.isTrue(yield* waitUntil(() => received.length === 1, 5000))
+        yield* Effect.sleep("300 millis") // the consumer is blocked in a read now
+        const stalledAt = Date.now()
+        assert.isAbove(proxy.stallExisting(), 0)
+        // written straight to the server, not through the stalled connections
+        yield* Effect.scoped(Effect.flatMap(Producer.make({ stream: "jobs" }), (p) => p.add({ n: "after" })).pipe(
+          Effect.provide(backendOn(server.url))
+        ))
+        assert.isTrue(yield* waitUntil(() => received.length === 2, 10_000), "the consumer recovered")
+        const took = received[1]!.at - stalledAt
+        assert.isBelow(took, 2 * 1000 + 500, `noticed and recovered in ${took} ms`)
+        yield* Fiber.interrupt(fiber)
+      }).pipe(Effect.provide(backendOn(proxy.url)))
+    }), { timeout: 60_000 })
+
+  it.scopedLive("100,000 messages, 4 consumers, 10% random failures, one consumer killed: all processed, dead letters only for the always-failing ids", () =>
+    Effect.gen(function*() {
+      const server = yield* startRedisServer()
+      const total = Number(process.env["FAULT_RUN_MESSAGES"] ?? 100_000)
+      yield* Effect.gen(function*() {
+        const backend = yield* StreamsBackend.StreamsBackend
+        const producer = yield* Producer.make({ stream: "run" })
+        const ids = yield* producer.addAll(Array.from({ length: total }, (_, i) => ({ n: String(i), pad: "p".repeat(64) })))
+        const alwaysFail = new Set(ids.filter((_, i) => i % 10_007 === 3))
+        const processed = new Set<string>()
+        let failures = 0
+        const options = {
+          stream: "run",
+          group: "g",
+          batchSize: 100,
+          maxWait: "20 millis",
+          blockTime: "200 millis",
+          claimIdle: "1 second",
+          claimInterval: "200 millis",
+          // 10% random failures: a random id fails 10 times in a row with p = 1e-10, so only the
+          // always-failing ids can exhaust maxDeliveries
+          maxDeliveries: 10
+        } as const
+        const start = Date.now()
+        const handler = (m: { readonly id: string }) =>
+          Effect.suspend(() => {
+            if (alwaysFail.has(m.id) || Math.random() < 0.1) {
+              failures++
+              return Effect.fail(new Error("random failure"))
+            }
+            processed.add(m.id)
+            return Effect.void
+          })
+        const workers = yield* Effect.forEach(["w1", "w2", "w3", "w4"], (name) =>
+          Effect.flatMap(Consumer.make({ ...options, consumer: name, removeOnShutdown: false }), (c) =>
+            c.process(handler, { concurrency: 16 }).pipe(Effect.fork)))
+        yield* waitUntil(() => processed.size >= total / 3, 60_000)
+        // kill w4 the hard way: its fiber is interrupted with no grace, holding whatever it had read
+        yield* Fiber.interruptFork(workers[3]!)
+        const dlq = DeadLetter.defaultStream("run")
+        const expectedProcessed = total - alwaysFail.size
+        const done = yield* waitUntil(() => processed.size === expectedProcessed, 120_000)
+        // let the last dead letters be moved
+        const settled = yield* Effect.gen(function*() {
+          for (let i = 0; i < 100; i++) {
+            if ((yield* backend.pendingSummary("run", "g")).count === 0) return true
+            yield* Effect.sleep("100 millis")
+          }
+          return false
+        })
+        yield* Effect.forEach(workers.slice(0, 3), Fiber.interrupt)
+        const elapsed = Date.now() - start
+        const dead = (yield* backend.range(dlq)).map(DeadLetter.parse)
+        const deadIds = new Set(dead.map((d) => d.meta.id))
+        process.stdout.write(
+          `fault run: ${total} messages, ${failures} handler failures, ${processed.size} processed, ${deadIds.size} dead-lettered (${dead.length} entries), ${elapsed} ms\n`
+        )
+        assert.isTrue(done, `processed ${processed.size} of ${expectedProcessed}`)
+        assert.isTrue(settled, "pending reaches 0")
+        assert.deepStrictEqual([...deadIds].sort(), [...alwaysFail].sort())
+      }).pipe(Effect.provide(backendOn(server.url)))
+    }), { timeout: 300_000 })
+})
