@@ -4,7 +4,7 @@
  * failures and a consumer killed in the middle.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Layer, Redacted, Stream } from "effect"
+import { Effect, Fiber, Layer, Redacted } from "effect"
 import { Consumer, DeadLetter, Producer, RedisBackend, StreamsBackend } from "effect-redis-streams"
 import { startRedisServer, testLogLevel } from "../src/Harness.js"
 import { TcpProxy } from "../src/TcpProxy.js"

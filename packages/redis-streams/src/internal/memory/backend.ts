@@ -16,8 +16,8 @@ import * as FiberId from "effect/FiberId"
 import type { FaultOptions, InMemoryBackend, Operation } from "../../InMemoryBackend.js"
 import type { BlockingReader, BlockingReadGroupOptions, ReadEntry, StreamEntry } from "../../StreamsBackend.js"
 import { type BackendError, RedisConnectionError } from "../../StreamsError.js"
-import { Engine, NOTHING, type Waiter } from "./engine.js"
 import { type SpanKind, traced } from "../redisTracing.js"
+import { Engine, NOTHING, type Waiter } from "./engine.js"
 import { ENDPOINT, readerClosed, ReplyError, toBackendError } from "./errors.js"
 
 /** the Redis version the engine emulates */
@@ -126,53 +126,61 @@ export const makeBackend = (): InMemoryBackend => {
         (effect) => traced(effect, "readGroup", o.stream, "consumer")
       )
 
+    /**
+     * Read, and when there is nothing new, block: the read and the
+     * registration of the waiter happen in one synchronous step (no add can
+     * slip in between), and the cleanup is attached before the wait becomes
+     * interruptible (an interrupted read never leaves a waiter behind).
+     */
     const blockingRead = (
       o: BlockingReadGroupOptions,
       blockMs: number,
       now: number
-    ): Effect.Effect<ReadonlyArray<ReadEntry>, BackendError> => {
-      let count: number
-      try {
-        count = engine.parseReadOptions(o.count, blockMs).count
-        const r = engine.xreadgroup(o, count, now)
-        if (r !== NOTHING) return Effect.succeed(r)
-      } catch (e) {
-        if (e instanceof ReplyError) return Effect.fail(toBackendError(e, o.stream, o.group))
-        throw e
-      }
-      // nothing new: block, registered in the same synchronous step as the read
-      const deferred = Deferred.unsafeMake<ReadonlyArray<ReadEntry>, BackendError>(FiberId.none)
-      const waiter: Waiter = {
-        key: o.stream,
-        group: o.group,
-        consumer: o.consumer,
-        count,
-        noAck: o.noAck === true,
-        done: false,
-        resolve: (result) =>
-          Deferred.unsafeDone(
-            deferred,
-            result instanceof ReplyError ?
-              Exit.fail(toBackendError(result, o.stream, o.group)) :
-              Exit.succeed(result)
+    ): Effect.Effect<ReadonlyArray<ReadEntry>, BackendError> =>
+      Effect.uninterruptibleMask((restore) =>
+        Effect.suspend((): Effect.Effect<ReadonlyArray<ReadEntry>, BackendError> => {
+          let count: number
+          try {
+            count = engine.parseReadOptions(o.count, blockMs).count
+            const r = engine.xreadgroup(o, count, now)
+            if (r !== NOTHING) return Effect.succeed(r)
+          } catch (e) {
+            if (e instanceof ReplyError) return Effect.fail(toBackendError(e, o.stream, o.group))
+            throw e
+          }
+          const deferred = Deferred.unsafeMake<ReadonlyArray<ReadEntry>, BackendError>(FiberId.none)
+          const waiter: Waiter = {
+            key: o.stream,
+            group: o.group,
+            consumer: o.consumer,
+            count,
+            noAck: o.noAck === true,
+            done: false,
+            resolve: (result) =>
+              Deferred.unsafeDone(
+                deferred,
+                result instanceof ReplyError ?
+                  Exit.fail(toBackendError(result, o.stream, o.group)) :
+                  Exit.succeed(result)
+              )
+          }
+          engine.block(waiter)
+          current = { waiter, deferred }
+          const timeout = Effect.sleep(Duration.millis(blockMs)).pipe(
+            Effect.zipRight(Effect.sync(() => {
+              // timed out: unless it was served meanwhile, the reply is nil
+              if (engine.unblock(waiter)) Deferred.unsafeDone(deferred, Exit.succeed(EMPTY))
+            })),
+            Effect.zipRight(Deferred.await(deferred))
           )
-      }
-      engine.block(waiter)
-      current = { waiter, deferred }
-      const timeout = Effect.sleep(Duration.millis(blockMs)).pipe(
-        Effect.zipRight(Effect.sync(() => {
-          // timed out: unless it was served meanwhile, the reply is nil
-          if (engine.unblock(waiter)) Deferred.unsafeDone(deferred, Exit.succeed(EMPTY))
-        })),
-        Effect.zipRight(Deferred.await(deferred))
+          return restore(Effect.raceFirst(Deferred.await(deferred), timeout)).pipe(
+            Effect.ensuring(Effect.sync(() => {
+              engine.unblock(waiter)
+              if (current?.waiter === waiter) current = undefined
+            }))
+          )
+        })
       )
-      return Effect.raceFirst(Deferred.await(deferred), timeout).pipe(
-        Effect.onInterrupt(() => Effect.sync(() => engine.unblock(waiter))),
-        Effect.ensuring(Effect.sync(() => {
-          if (current?.waiter === waiter) current = undefined
-        }))
-      )
-    }
 
     const close = (): void => {
       closed = true

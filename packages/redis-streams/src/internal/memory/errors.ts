@@ -39,8 +39,6 @@ export const wrongType = (command: string): ReplyError => new ReplyError(command
 export const notInteger = (command: string): ReplyError =>
   new ReplyError(command, "ERR value is not an integer or out of range")
 
-export const syntaxError = (command: string): ReplyError => new ReplyError(command, "ERR syntax error")
-
 /** the nil reply of XADD NOMKSTREAM on a missing key */
 export const nomkstreamNil = (command: string): ReplyError => new ReplyError(command, "", true)
 

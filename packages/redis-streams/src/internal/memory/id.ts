@@ -245,6 +245,3 @@ export const parseRangeEnd = (command: string, text: string): Id => {
   }
   return parseId(command, text, U64_MAX, false)
 }
-
-/** the canonical text of a parsed id (`"05"` -> `"5-0"`) */
-export const canonical = (command: string, text: string): string => format(parseStrictId(command, text))
