@@ -28,7 +28,7 @@
  *   100 ms, 200 ms, ... up to 2 s, forever), so a Redis restart is survived.
  *   Commands sent while it is disconnected wait in ioredis's offline queue but
  *   never for long: they fail with `RedisConnectionError` after 3 failed
- *   reconnection attempts (about 1 s, `maxRetriesPerRequest: 3`). Every
+ *   reconnection attempts (under a second, `maxRetriesPerRequest: 3`). Every
  *   operation of `RedisBackend` is also bounded by `commandTimeout` (10 s by
  *   default; one timer per operation, so a pipelined batch of 1,000 XADDs
  *   costs one timer, not 1,000). ioredis's own per-command `commandTimeout` is
@@ -147,8 +147,10 @@ export interface Service {
   readonly commandTimeout: Duration.Duration
   /**
    * A new dedicated connection with the same options, connected, closed when
-   * the scope closes: no command timeout and no reconnection (see the module
-   * documentation). Used for blocking reads.
+   * the scope closes: no command timeout, and (standalone, Sentinel) no
+   * reconnection and no offline queue (see the module documentation). A
+   * Cluster duplicate keeps ioredis's cluster reconnection. Used for blocking
+   * reads.
    */
   readonly duplicate: Effect.Effect<Redis | Cluster, RedisConnectionError, Scope.Scope>
 }

@@ -1,0 +1,1 @@
+import './src-InMemoryBackend.ts-module-InMemoryBackend-0'
