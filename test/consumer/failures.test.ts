@@ -1,6 +1,6 @@
 import { assert } from "@effect/vitest"
-import { Chunk, Deferred, Effect, Fiber, Stream } from "effect"
-import { Consumer, DeadLetter, Message, Producer, StreamsBackend } from "effect-redis-streams"
+import { Chunk, Deferred, Effect, Fiber, Schema, Stream } from "effect"
+import { Consumer, DeadLetter, InMemoryBackend, Message, Producer, StreamsBackend, StreamsError } from "effect-redis-streams"
 import { forEachBackend, TestKit } from "../src/Harness.js"
 
 const fill = (stream: string, n: number, from = 0) =>
@@ -173,3 +173,41 @@ forEachBackend("Consumer failure handling", (it) => {
       assert.deepStrictEqual(names, [["dirty", 1]])
     }))
 })
+
+forEachBackend("Consumer dead letters under faults", (it) => {
+  it.scoped("a crash between the dead-letter add and the ack loses nothing (the entry is moved again)", () =>
+    Effect.gen(function*() {
+      const kit = yield* TestKit
+      const backend = yield* StreamsBackend.StreamsBackend
+      const store = yield* InMemoryBackend.InMemoryStore
+      const stream = kit.key("f")
+      const Order = Schema.Struct({ orderId: Schema.String, amount: Schema.NumberFromString })
+      const badId = yield* backend.add(stream, ["orderId", "x", "amount", "NaN?"])
+      const goodId = yield* backend.add(stream, ["orderId", "y", "amount", "2"])
+      const options = { stream, group: "g", consumer: "only", batchSize: 10, maxWait: 0, schema: Order } as const
+      // the ack that follows the dead-letter add fails as a crash would: the consumer's stream dies
+      yield* store.failNext(
+        (op) => op.command === "XACK" && op.stream === stream,
+        new StreamsError.RedisCommandError({ command: "XACK", reply: "ERR injected crash", message: "XACK: injected crash" })
+      )
+      const crashed = yield* Effect.scoped(
+        Effect.flatMap(Consumer.make({ ...options, removeOnShutdown: false }), (c) =>
+          c.batches.pipe(Stream.take(1), Stream.runCollect, Effect.flip))
+      )
+      assert.strictEqual(crashed._tag, "RedisCommandError")
+      const dlq = DeadLetter.defaultStream(stream)
+      assert.strictEqual(yield* backend.length(dlq), 1, "the dead letter was added")
+      const stillPending = yield* backend.pending({ stream, group: "g", count: 10 })
+      assert.include(stillPending.map((p) => p.id), badId, "and the entry is still pending: nothing lost")
+      // the restarted consumer moves it again, then acknowledges it
+      const batch = yield* Effect.scoped(
+        Effect.flatMap(Consumer.make(options), (c) =>
+          c.batches.pipe(Stream.take(1), Stream.runCollect, Effect.map((b) => Chunk.unsafeGet(b, 0))))
+      )
+      assert.deepStrictEqual(batch.messages.map((m) => m.id), [goodId])
+      yield* batch.ack
+      const dead = (yield* backend.range(dlq)).map(DeadLetter.parse)
+      assert.deepStrictEqual(dead.map((d) => d.meta.id), [badId, badId], "a duplicate dead letter, never a loss")
+      assert.strictEqual((yield* backend.pendingSummary(stream, "g")).count, 0)
+    }))
+}, { only: "memory" })

@@ -474,7 +474,7 @@ export const make: {
         out.push(new MessageImpl(ctx, id, fields, deliveries, decoded.right))
         return Effect.void
       }
-      return deadLetter(id, fields, deliveries, `cannot decode: ${decoded.left}`)
+      return resilient(deadLetter(id, fields, deliveries, `cannot decode: ${decoded.left}`))
     }
 
     /** entries delivered before (own pending or claimed): find delivery counts, drop deleted, dead-letter the exhausted */

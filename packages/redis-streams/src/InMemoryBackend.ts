@@ -14,6 +14,15 @@
  *   (to provoke WRONGTYPE), deleting keys, and fault injection (make the next
  *   matching operation fail, before or after it is applied).
  *
+ * Known differences from a Redis 7.0 server: the node limits are the defaults
+ * (`stream-node-max-entries` 100, `stream-node-max-bytes` 4096) and cannot be
+ * configured; only stream and string keys exist (no expiry); an XCLAIM id
+ * that spells an XCLAIM option (`JUSTID`, `FORCE`, ...) is refused as an id
+ * instead of being read as the option; the "Elements are too large" limit
+ * (4 GB per entry) is not checked; each operation reads the calling fiber's
+ * `Clock` once, so fibers with different clocks see different times where
+ * Redis has one clock.
+ *
  * @example
  * ```ts
  * import { Effect } from "effect"

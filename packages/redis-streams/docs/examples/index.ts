@@ -1,1 +1,0 @@
-import './src-InMemoryBackend.ts-module-InMemoryBackend-0'
