@@ -1,5 +1,5 @@
 import { assert } from "@effect/vitest"
-import { Chunk, Deferred, Effect, Fiber, Schema, Stream } from "effect"
+import { Chunk, Deferred, Effect, Fiber, Option, Schema, Stream } from "effect"
 import { Consumer, DeadLetter, InMemoryBackend, Message, Producer, StreamsBackend, StreamsError } from "effect-redis-streams"
 import { forEachBackend, TestKit } from "../src/Harness.js"
 
@@ -179,7 +179,7 @@ forEachBackend("Consumer dead letters under faults", (it) => {
     Effect.gen(function*() {
       const kit = yield* TestKit
       const backend = yield* StreamsBackend.StreamsBackend
-      const store = yield* InMemoryBackend.InMemoryStore
+      const store = Option.getOrThrow(yield* Effect.serviceOption(InMemoryBackend.InMemoryStore))
       const stream = kit.key("f")
       const Order = Schema.Struct({ orderId: Schema.String, amount: Schema.NumberFromString })
       const badId = yield* backend.add(stream, ["orderId", "x", "amount", "NaN?"])
