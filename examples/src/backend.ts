@@ -6,7 +6,7 @@
  * delete them when they end, so they can run against a shared server.
  */
 import { Effect, Layer, Option, Redacted } from "effect"
-import { InMemoryBackend, RedisBackend, RedisConnection, type StreamsBackend, type StreamsError } from "effect-redis-streams"
+import { DeadLetter, InMemoryBackend, RedisBackend, RedisConnection, type StreamsBackend, type StreamsError } from "effect-redis-streams"
 import { randomUUID } from "node:crypto"
 
 const url = process.env["REDIS_URL"]
@@ -37,7 +37,7 @@ const cleanup: Layer.Layer<never, never, RedisConnection.RedisConnection> = Laye
     const connection = yield* RedisConnection.RedisConnection
     yield* Effect.addFinalizer(() =>
       Effect.forEach(
-        Array.from(used).flatMap((key) => [key, `{${key}}:dlq`]),
+        Array.from(used).flatMap((key) => [key, DeadLetter.defaultStream(key)]),
         (key) => Effect.tryPromise(() => connection.client.del(key)).pipe(Effect.ignore),
         { discard: true }
       )

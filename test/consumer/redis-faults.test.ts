@@ -4,12 +4,13 @@
  * failures and a consumer killed in the middle.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Layer, Redacted } from "effect"
-import { Consumer, DeadLetter, Producer, RedisBackend, StreamsBackend } from "effect-redis-streams"
+import { Effect, Fiber, Layer, Logger, LogLevel, Redacted } from "effect"
+import { Consumer, DeadLetter, Producer, RedisBackend, RedisConnection, StreamsBackend } from "effect-redis-streams"
 import { startRedisServer, testLogLevel } from "../src/Harness.js"
 import { TcpProxy } from "../src/TcpProxy.js"
 
-const backendOn = (url: string) => Layer.merge(RedisBackend.layerRedis({ url: Redacted.make(url) }), testLogLevel)
+const backendOn = (url: string, options: Omit<RedisConnection.Options, "url"> = {}) =>
+  Layer.merge(RedisBackend.layerRedis({ ...options, url: Redacted.make(url) }), testLogLevel)
 
 const waitUntil = (condition: () => boolean, timeoutMs: number) =>
   Effect.gen(function*() {
@@ -53,24 +54,41 @@ describe("Consumer against Redis faults", () => {
       const server = yield* startRedisServer()
       const proxy = yield* Effect.acquireRelease(Effect.promise(() => TcpProxy.start(server.port)), (p) => Effect.promise(() => p.close()))
       const received: Array<{ readonly n: string; readonly at: number }> = []
+      const warnings: Array<{ readonly text: string; readonly at: number }> = []
+      const recordWarnings = Logger.replace(
+        Logger.defaultLogger,
+        Logger.make(({ logLevel, message }) => {
+          if (logLevel._tag === "Warning") warnings.push({ text: String(Array.isArray(message) ? message[0] : message), at: Date.now() })
+        })
+      )
+      const blockMs = 1000
       yield* Effect.gen(function*() {
         const producer = yield* Producer.make({ stream: "jobs" })
-        const consumer = yield* Consumer.make({ stream: "jobs", group: "g", batchSize: 10, maxWait: "20 millis", blockTime: "1 second" })
-        const fiber = yield* consumer.process((m) => Effect.sync(() => received.push({ n: m.body.n, at: Date.now() }))).pipe(Effect.fork)
+        const consumer = yield* Consumer.make({ stream: "jobs", group: "g", batchSize: 10, maxWait: "20 millis", blockTime: blockMs })
+        const fiber = yield* consumer.process((m) => Effect.sync(() => received.push({ n: m.body.n, at: Date.now() }))).pipe(
+          Effect.provide(Layer.merge(recordWarnings, Logger.minimumLogLevel(LogLevel.Warning))),
+          Effect.fork
+        )
         yield* producer.add({ n: "before" })
         assert.isTrue(yield* waitUntil(() => received.length === 1, 5000))
         yield* Effect.sleep("300 millis") // the consumer is blocked in a read now
         const stalledAt = Date.now()
-        assert.isAbove(proxy.stallExisting(), 0)
+        assert.isAbove(proxy.stallExisting(), 0, "every open connection (main and blocking) stops forwarding")
         // written straight to the server, not through the stalled connections
         yield* Effect.scoped(Effect.flatMap(Producer.make({ stream: "jobs" }), (p) => p.add({ n: "after" })).pipe(
           Effect.provide(backendOn(server.url))
         ))
-        assert.isTrue(yield* waitUntil(() => received.length === 2, 10_000), "the consumer recovered")
-        const took = received[1]!.at - stalledAt
-        assert.isBelow(took, 2 * 1000 + 500, `noticed and recovered in ${took} ms`)
+        const recovered = yield* waitUntil(() => received.length === 2, 15_000)
+        assert.isTrue(recovered, `the consumer recovered; warnings: ${JSON.stringify(warnings.map((w) => [w.at - stalledAt, w.text]))}`)
+        const noticed = warnings.find((w) => w.text.includes("stalled"))
+        assert.isDefined(noticed, "the stall was logged")
+        const noticedIn = noticed!.at - stalledAt
+        const recoveredIn = received[1]!.at - stalledAt
+        process.stdout.write(`stall: noticed after ${noticedIn} ms, message received after ${recoveredIn} ms\n`)
+        assert.isBelow(noticedIn, 2 * blockMs + 100, `noticed in ${noticedIn} ms`)
+        assert.isBelow(recoveredIn, 2 * blockMs + 2 * 1000 + 1000, `recovered in ${recoveredIn} ms`)
         yield* Fiber.interrupt(fiber)
-      }).pipe(Effect.provide(backendOn(proxy.url)))
+      }).pipe(Effect.provide(backendOn(proxy.url, { commandTimeout: "1 second" })))
     }), { timeout: 60_000 })
 
   it.scopedLive("100,000 messages, 4 consumers, 10% random failures, one consumer killed: all processed, dead letters only for the always-failing ids", () =>

@@ -42,6 +42,7 @@ import * as Cause from "effect/Cause"
 import * as Os from "node:os"
 import * as DeadLetter from "./DeadLetter.js"
 import * as Codec from "./internal/codec.js"
+import { spanned } from "./internal/tracing.js"
 import * as V from "./internal/validate.js"
 import type { Batch, Message } from "./Message.js"
 import { Poison } from "./Message.js"
@@ -431,8 +432,11 @@ export const make: {
     const ackIds = (ids: ReadonlyArray<string>): Effect.Effect<number, BackendError> => {
       if (ids.length === 0) return Effect.succeed(0)
       for (const id of ids) lastErrors.delete(id)
-      return (o.deleteOnAck ? backend.ackAndDelete(o.stream, o.group, ids) : backend.ack(o.stream, o.group, ids)).pipe(
-        Effect.withSpan("Consumer.ack", { attributes: { ...attributes, "messaging.batch.message_count": ids.length } })
+      return spanned(
+        o.deleteOnAck ? backend.ackAndDelete(o.stream, o.group, ids) : backend.ack(o.stream, o.group, ids),
+        "Consumer.ack",
+        { ...attributes, "messaging.batch.message_count": ids.length },
+        "consumer"
       )
     }
 
@@ -454,7 +458,7 @@ export const make: {
         yield* backend.ack(o.stream, o.group, [id])
         lastErrors.delete(id)
         yield* Effect.logWarning(`moved ${id} to the dead-letter stream "${o.deadLetterStream}": ${error}`)
-      }).pipe(Effect.withSpan("Consumer.deadLetter", { attributes }))
+      }).pipe((effect) => spanned(effect, "Consumer.deadLetter", attributes, "consumer"))
 
     const ctx: Ctx<any> = { o, backend, codec, lazyBody: options.schema === undefined, ackIds, deadLetter }
 
@@ -541,14 +545,34 @@ export const make: {
           phase: "pending" as "pending" | "new",
           pendingCursor: "0",
           reclaimCursor: "0-0",
-          nextReclaimAt: 0
+          nextReclaimAt: 0,
+          /** the highest id handed out from ">" reads in this run */
+          lastNewId: "0"
         }
+        const remember = (entries: ReadonlyArray<ReadEntry>) => {
+          if (entries.length > 0) state.lastNewId = entries[entries.length - 1]!.id
+          return entries
+        }
+        /**
+         * A ">" read whose reply was lost with its connection may have been served: its entries
+         * are in this consumer's pending list, never handed out. So after a connection problem
+         * the own-pending phase runs again, from the last id handed out, before new reads.
+         */
         const readNew = (count: number, blockMs: number | undefined) =>
           resilient(
-            blockMs === undefined
+            (blockMs === undefined
               ? backend.readGroup({ stream: o.stream, group: o.group, consumer: o.name, id: ">", count })
-              : reader.readGroup({ stream: o.stream, group: o.group, consumer: o.name, id: ">", count, blockMs })
-          )
+              : reader.readGroup({ stream: o.stream, group: o.group, consumer: o.name, id: ">", count, blockMs })).pipe(
+                Effect.tapError((e) =>
+                  Effect.sync(() => {
+                    if (isConnectionError(e)) {
+                      state.phase = "pending"
+                      state.pendingCursor = state.lastNewId
+                    }
+                  })
+                )
+              )
+          ).pipe(Effect.map(remember))
 
         const collect = Effect.gen(function*() {
           const out: Array<Message<any>> = []
@@ -627,7 +651,7 @@ export const make: {
             }
           }
           return makeBatch(ctx, out)
-        }).pipe(Effect.withSpan("Consumer.batch", { kind: "consumer", attributes }))
+        }).pipe((effect) => spanned(effect, "Consumer.batch", attributes, "consumer"))
 
         return Stream.repeatEffect(collect)
       }).pipe(Effect.annotateLogs(annotations))

@@ -27,6 +27,7 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import type * as Schema from "effect/Schema"
 import * as Codec from "./internal/codec.js"
+import { spanned } from "./internal/tracing.js"
 import { validateStreamId } from "./internal/validate.js"
 import { type Fields, StreamsBackend, type Trim } from "./StreamsBackend.js"
 import { type BackendError, InvalidOptions, MessageEncodeError } from "./StreamsError.js"
@@ -177,7 +178,7 @@ export const make: {
       Effect.suspend((): Effect.Effect<string, ProducerError> => {
         const fields = encodeOne(message)
         return Either.isLeft(fields) ? Effect.fail(fields.left) : backend.add(stream, fields.right, addOptions)
-      }).pipe(Effect.withSpan("Producer.add", { kind: "producer", attributes }))
+      }).pipe((effect) => spanned(effect, "Producer.add", attributes, "producer"))
 
     const addAll = (messages: Iterable<unknown>) =>
       Effect.suspend((): Effect.Effect<ReadonlyArray<string>, ProducerError> => {
@@ -196,7 +197,7 @@ export const make: {
         }
         if (all.length === 0) return Effect.succeed([] as ReadonlyArray<string>)
         return backend.addMany(stream, all, addOptions)
-      }).pipe(Effect.withSpan("Producer.addAll", { kind: "producer", attributes }))
+      }).pipe((effect) => spanned(effect, "Producer.addAll", attributes, "producer"))
 
     return { stream, add, addAll }
   })

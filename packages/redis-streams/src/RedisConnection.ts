@@ -146,6 +146,12 @@ export interface Service {
   /** the bound on non-blocking operations (`Duration.infinity` when disabled) */
   readonly commandTimeout: Duration.Duration
   /**
+   * `true` when this layer created the client (it resets a connection whose
+   * command timed out, and quits it with the scope); `false` for a client
+   * given to `fromClient`, which is left to its owner
+   */
+  readonly owned: boolean
+  /**
    * A new dedicated connection with the same options, connected, closed when
    * the scope closes: no command timeout, and (standalone, Sentinel) no
    * reconnection and no offline queue (see the module documentation). A

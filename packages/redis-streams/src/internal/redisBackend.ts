@@ -74,6 +74,18 @@ export const make = (connection: Connection): Service => {
   const timeoutMs = Number.isFinite(commandTimeoutMs) ? commandTimeoutMs : undefined
 
   /**
+   * A command that got no reply within the command timeout means a dead or
+   * stalled connection (a silent network drop leaves the socket open): drop it
+   * and let ioredis reconnect, so the commands after it do not wait behind it.
+   * The other commands in flight on it fail with a connection error, which
+   * callers retry. A user-owned client is left alone; so is a Cluster client,
+   * which manages its node connections itself.
+   */
+  const resetStalled = (): void => {
+    if (connection.owned && !client.isCluster && client.status === "ready") client.disconnect(true)
+  }
+
+  /**
    * Start a request, parse its reply in the promise callback, map failures to
    * the port's errors; bounded by the connection's command timeout (one timer
    * per operation, also for a pipelined batch).
@@ -105,10 +117,12 @@ export const make = (connection: Connection): Service => {
         timer = setTimeout(() => {
           if (done) return
           done = true
+          resetStalled()
           resume(Effect.fail(
             new RedisConnectionError({
               endpoint,
-              message: `${label} ${stream} on ${endpoint} did not complete within ${timeoutMs} ms`
+              message: `${label} ${stream} on ${endpoint} did not complete within ${timeoutMs} ms; ` +
+                `the connection was reset`
             })
           ))
         }, timeoutMs)

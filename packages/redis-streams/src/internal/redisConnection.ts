@@ -539,6 +539,7 @@ export const make = (options: Options = {}): Effect.Effect<Service, RedisConnect
       client,
       endpoint: p.endpoint,
       serverVersion,
+      owned: true,
       commandTimeout: p.commandTimeout,
       duplicate: acquire(
         () => duplicateOf(client),
@@ -603,6 +604,7 @@ export const fromClient = (
       client,
       endpoint,
       serverVersion,
+      owned: false,
       commandTimeout: commandTimeoutDuration,
       duplicate: acquire(
         () => duplicateOf(client),

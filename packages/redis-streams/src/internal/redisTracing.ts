@@ -1,26 +1,13 @@
 /**
- * Spans of the Redis backend, cheap when nobody traces.
- *
- * Effect's default tracer exports nothing, yet creating one of its spans costs
- * tens of microseconds per operation (measured 20-50 µs with effect 3.22),
- * which is a visible share of a local XREADGROUP of 100 entries. So an
- * operation runs in its span `RedisStreams.<op>` when a tracer is installed
- * (OpenTelemetry, DevTools, a custom `Tracer`), and without one otherwise.
+ * Spans of the backends, `RedisStreams.<op>` with messaging attributes, cheap
+ * when nobody traces (see `tracing.ts`).
  *
  * @internal
  */
-import * as Effect from "effect/Effect"
-import type * as Tracer from "effect/Tracer"
+import type * as Effect from "effect/Effect"
+import { type SpanKind, spanned } from "./tracing.js"
 
-let defaultTracer: Tracer.Tracer | undefined
-
-const isDefault = (tracer: Tracer.Tracer): boolean => {
-  if (defaultTracer === undefined) defaultTracer = Effect.runSync(Effect.tracer)
-  return tracer === defaultTracer
-}
-
-/** @internal */
-export type SpanKind = "producer" | "consumer" | "client"
+export type { SpanKind }
 
 /** run `effect` in the span `RedisStreams.<op>` (messaging attributes) unless the default tracer is in use */
 export const traced = <A, E>(
@@ -29,12 +16,4 @@ export const traced = <A, E>(
   stream: string,
   kind: SpanKind = "client"
 ): Effect.Effect<A, E> =>
-  Effect.tracerWith((tracer) =>
-    isDefault(tracer)
-      ? effect
-      : Effect.withSpan(effect, `RedisStreams.${op}`, {
-        kind,
-        attributes: { "messaging.system": "redis", "messaging.destination.name": stream },
-        captureStackTrace: false
-      })
-  )
+  spanned(effect, `RedisStreams.${op}`, { "messaging.system": "redis", "messaging.destination.name": stream }, kind)

@@ -1,0 +1,141 @@
+/**
+ * `scale <stream> --group G`: the Scaler's figures for one group, from one
+ * fresh reading: backlog, pending, active consumers, the seed's rate and
+ * IN / OUT / NO_SCALE decision, and the recommended consumer count.
+ *
+ * One reading has no history, so `arrivalRate` and `ackRate` are `null` and
+ * there is no scale-in stabilization (`recommended` is the count the figures
+ * call for now). `serve`'s `/scale` keeps both across requests.
+ *
+ * Never creates the stream or the group: a missing one is an error.
+ *
+ * @since 0.1.0
+ */
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import { Scaler } from "effect-redis-streams"
+import * as Flags from "../Flags.js"
+import * as Output from "../Output.js"
+
+/**
+ * Flags shared with `serve` (thresholds and bounds of the recommendation).
+ *
+ * @since 0.1.0
+ * @category flags
+ */
+export const scalerFlags = {
+  out: Flags.number("out", "scale-out threshold: rate >= this suggests OUT (percent, default 50)", 0, 100).pipe(
+    Options.optional
+  ),
+  in: Flags.number(
+    "in",
+    "scale-in threshold: rate < this with more than one consumer suggests IN (percent, default 10)",
+    0,
+    100
+  ).pipe(Options.optional),
+  target: Flags.number(
+    "target",
+    "outstanding entries (backlog + pending) per consumer the recommendation aims at (default 10)",
+    Number.MIN_VALUE,
+    Number.MAX_SAFE_INTEGER
+  ).pipe(Options.optional),
+  min: Flags.integer("min", "fewest consumers to recommend (default 1)", 0).pipe(Options.optional),
+  max: Flags.integer("max", "most consumers to recommend (default 100, at least --min)", 1).pipe(Options.optional),
+  idleThreshold: Flags.duration(
+    "idle-threshold",
+    "a consumer idle longer than this does not count as active",
+    "30s"
+  )
+}
+
+/**
+ * Scaler options from the shared flags.
+ *
+ * @since 0.1.0
+ * @category flags
+ */
+export const scalerOptions = (
+  flags: {
+    readonly out: Option.Option<number>
+    readonly in: Option.Option<number>
+    readonly target: Option.Option<number>
+    readonly min: Option.Option<number>
+    readonly max: Option.Option<number>
+    readonly idleThreshold: Duration.Duration
+  }
+): Omit<Scaler.Options, "stream" | "group"> => ({
+  scaleOutRate: Option.getOrUndefined(flags.out),
+  scaleInRate: Option.getOrUndefined(flags.in),
+  targetPerConsumer: Option.getOrUndefined(flags.target),
+  minConsumers: Option.getOrUndefined(flags.min),
+  maxConsumers: Option.getOrUndefined(flags.max),
+  idleThreshold: flags.idleThreshold
+})
+
+/**
+ * The text form.
+ *
+ * @since 0.1.0
+ * @category rendering
+ */
+export const render = (d: Scaler.Decision): string => {
+  const lines = [
+    Scaler.describe(d),
+    Output.pairs([
+      ["stream", d.stream],
+      ["group", d.group],
+      ["backlog", `${d.backlogExact ? "" : ">="}${d.backlog}`],
+      ["pending", d.pending],
+      ["consumers", `${d.consumers} active (${d.registeredConsumers} registered)`],
+      ["rate", `${d.rate}% (out at >= ${d.thresholds.scaleOutRate}, in below ${d.thresholds.scaleInRate})`],
+      ["decision", d.decision],
+      [
+        "recommended",
+        `${d.recommended} consumers (by work: ${d.byWork}${d.byRate === null ? "" : `, by rate: ${d.byRate}`})`
+      ],
+      ["safe to stop", d.safeToStop.length === 0 ? "-" : d.safeToStop.join(", ")]
+    ])
+  ]
+  return lines.join("\n")
+}
+
+/**
+ * The command.
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const command = Command.make(
+  "scale",
+  {
+    stream: Flags.stream,
+    group: Options.text("group").pipe(Options.withAlias("g"), Options.withDescription("the consumer group")),
+    ...scalerFlags,
+    json: Flags.json(
+      "one JSON object (Scaler.toJson): stream, group, at, backlog, pending, consumers, rate, decision (OUT|IN|NO_SCALE), recommended, safeToStop, arrivalRate, ackRate"
+    ),
+    url: Flags.url
+  },
+  (flags) =>
+    Flags.withRedis(
+      flags.url,
+      Effect.gen(function*() {
+        const scaler = yield* Scaler.make({
+          stream: flags.stream,
+          group: flags.group,
+          ...scalerOptions(flags),
+          // one reading: no history to stabilize a scale-in against
+          scaleInStabilization: 1
+        })
+        const decision = yield* scaler.decide
+        yield* flags.json ? Output.json(Scaler.toJson(decision)) : Output.line(render(decision))
+      }).pipe(Effect.scoped)
+    )
+).pipe(
+  Command.withDescription(
+    "Show the Scaler's figures for a consumer group from one reading: backlog, pending, active consumers, rate = 100 * backlog / pending (clamped to 1..100), decision OUT | IN | NO_SCALE, and the recommended consumer count. Never creates the stream or the group."
+  )
+)
