@@ -7,6 +7,8 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Layer, Logger, LogLevel, Redacted } from "effect"
 import { Consumer, DeadLetter, Producer, RedisBackend, RedisConnection, StreamsBackend } from "effect-redis-streams"
 import { startRedisServer, testLogLevel } from "../src/Harness.js"
+import { spawn } from "node:child_process"
+import * as Path from "node:path"
 import { TcpProxy } from "../src/TcpProxy.js"
 
 const backendOn = (url: string, options: Omit<RedisConnection.Options, "url"> = {}) =>
@@ -91,15 +93,16 @@ describe("Consumer against Redis faults", () => {
       }).pipe(Effect.provide(backendOn(proxy.url, { commandTimeout: "1 second" })))
     }), { timeout: 60_000 })
 
-  it.scopedLive("100,000 messages, 4 consumers, 10% random failures, one consumer killed: all processed, dead letters only for the always-failing ids", () =>
+  it.scopedLive("100,000 messages, 4 consumers, 10% random failures, one consumer SIGKILLed: all processed, dead letters only for the always-failing ids", () =>
     Effect.gen(function*() {
       const server = yield* startRedisServer()
       const total = Number(process.env["FAULT_RUN_MESSAGES"] ?? 100_000)
+      const FAIL_EVERY = 10_007
       yield* Effect.gen(function*() {
         const backend = yield* StreamsBackend.StreamsBackend
         const producer = yield* Producer.make({ stream: "run" })
         const ids = yield* producer.addAll(Array.from({ length: total }, (_, i) => ({ n: String(i), pad: "p".repeat(64) })))
-        const alwaysFail = new Set(ids.filter((_, i) => i % 10_007 === 3))
+        const alwaysFail = new Set(ids.filter((_, i) => i % FAIL_EVERY === 3))
         const processed = new Set<string>()
         let failures = 0
         const options = {
@@ -115,21 +118,47 @@ describe("Consumer against Redis faults", () => {
           maxDeliveries: 10
         } as const
         const start = Date.now()
-        const handler = (m: { readonly id: string }) =>
+        // w4 runs in a child process, killed with SIGKILL in the middle of the run
+        const child = yield* Effect.acquireRelease(
+          Effect.sync(() =>
+            spawn(process.execPath, ["--import", "tsx", Path.join(import.meta.dirname, "../src/consumerWorker.ts")], {
+              env: { ...process.env, REDIS_URL: server.url, STREAM: "run", GROUP: "g", CONSUMER: "w4", FAIL_EVERY: String(FAIL_EVERY), FAIL_RATE: "0.1" },
+              stdio: ["ignore", "pipe", "inherit"]
+            })
+          ),
+          (c) => Effect.sync(() => c.kill("SIGKILL"))
+        )
+        let childReady = false
+        let childProcessed = 0
+        let buffer = ""
+        child.stdout!.on("data", (chunk: Buffer) => {
+          buffer += chunk.toString()
+          const lines = buffer.split("\n")
+          buffer = lines.pop()!
+          for (const line of lines) {
+            if (line === "ready") childReady = true
+            else if (line.length > 0) {
+              processed.add(line)
+              childProcessed++
+            }
+          }
+        })
+        assert.isTrue(yield* waitUntil(() => childReady, 30_000), "the child consumer started")
+        const handler = (m: { readonly id: string; readonly fields: Readonly<Record<string, string>> }) =>
           Effect.suspend(() => {
-            if (alwaysFail.has(m.id) || Math.random() < 0.1) {
+            if (Number(m.fields["n"]) % FAIL_EVERY === 3 || Math.random() < 0.1) {
               failures++
               return Effect.fail(new Error("random failure"))
             }
             processed.add(m.id)
             return Effect.void
           })
-        const workers = yield* Effect.forEach(["w1", "w2", "w3", "w4"], (name) =>
+        const workers = yield* Effect.forEach(["w1", "w2", "w3"], (name) =>
           Effect.flatMap(Consumer.make({ ...options, consumer: name, removeOnShutdown: false }), (c) =>
             c.process(handler, { concurrency: 16 }).pipe(Effect.fork)))
         yield* waitUntil(() => processed.size >= total / 3, 60_000)
-        // kill w4 the hard way: its fiber is interrupted with no grace, holding whatever it had read
-        yield* Fiber.interruptFork(workers[3]!)
+        const killedAfter = childProcessed
+        child.kill("SIGKILL")
         const dlq = DeadLetter.defaultStream("run")
         const expectedProcessed = total - alwaysFail.size
         const done = yield* waitUntil(() => processed.size === expectedProcessed, 120_000)
@@ -141,12 +170,13 @@ describe("Consumer against Redis faults", () => {
           }
           return false
         })
-        yield* Effect.forEach(workers.slice(0, 3), Fiber.interrupt)
+        yield* Effect.forEach(workers, Fiber.interrupt)
         const elapsed = Date.now() - start
         const dead = (yield* backend.range(dlq)).map(DeadLetter.parse)
         const deadIds = new Set(dead.map((d) => d.meta.id))
         process.stdout.write(
-          `fault run: ${total} messages, ${failures} handler failures, ${processed.size} processed, ${deadIds.size} dead-lettered (${dead.length} entries), ${elapsed} ms\n`
+          `fault run: ${total} messages, 4 consumers (w4 SIGKILLed after handling ${killedAfter}), ${failures} in-process handler failures, ` +
+            `${processed.size} processed, ${deadIds.size} dead-lettered (${dead.length} entries), pending ${settled ? 0 : "> 0"}, ${elapsed} ms\n`
         )
         assert.isTrue(done, `processed ${processed.size} of ${expectedProcessed}`)
         assert.isTrue(settled, "pending reaches 0")
