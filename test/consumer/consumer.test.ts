@@ -346,3 +346,22 @@ plainIt.effect("Consumer rejects invalid options with InvalidOptions naming the 
       }
     }
   }))
+
+forEachBackend("Consumer entry size bound", (it) => {
+  it.scoped("an entry larger than maxEntryBytes goes to the dead-letter stream (metadata only); the rest is handed out", () =>
+    Effect.gen(function*() {
+      const kit = yield* TestKit
+      const backend = yield* StreamsBackend.StreamsBackend
+      const stream = kit.key("c")
+      const small = yield* backend.add(stream, ["v", "x".repeat(100)])
+      const big = yield* backend.add(stream, ["v", "é".repeat(600)]) // 1200 bytes in UTF-8
+      const consumer = yield* Consumer.make({ stream, group: "g", batchSize: 10, maxWait: 0, maxEntryBytes: 1000 })
+      const [batch] = yield* takeBatches(consumer, 1, 0)
+      assert.deepStrictEqual(batch!.messages.map((m) => m.id), [small])
+      const dead = (yield* backend.range(consumer.deadLetterStream)).map(DeadLetter.parse)
+      assert.deepStrictEqual(dead.map((d) => d.meta.id), [big])
+      assert.deepStrictEqual(dead[0]!.original, [])
+      assert.include(dead[0]!.meta.error, "1201 bytes") // "v" + 600 two-byte characters
+      assert.strictEqual(yield* backend.length(stream), 2, "the oversize entry stays in the source stream")
+    }))
+})

@@ -37,6 +37,7 @@ export const defaultUrl = "redis://127.0.0.1:6379"
  * @category flags
  */
 export const url: Options.Options<Option.Option<Redacted.Redacted>> = Options.redacted("url").pipe(
+  Options.withPseudoName("url"),
   Options.withDescription(
     `Redis URL, redis://[[user]:password@]host[:port][/db] or rediss:// for TLS; default: the REDIS_URL environment variable, else ${defaultUrl}. Never printed.`
   ),

@@ -101,6 +101,12 @@ export interface Options<A = Record<string, string>, I = unknown> {
   readonly recreateGroup?: boolean | undefined
   /** on scope close, remove this consumer from the group if (and only if) it has nothing pending */
   readonly removeOnShutdown?: boolean | undefined
+  /**
+   * the largest entry handed to you, in bytes of field names and values
+   * (UTF-8); a larger one goes to the dead-letter stream (metadata only: its
+   * fields stay in the source stream). Default 16 MiB.
+   */
+  readonly maxEntryBytes?: number | undefined
   /** retry policy for lost connections while consuming; the error reaches you when it gives up */
   readonly reconnect?: Schedule.Schedule<unknown, BackendError> | undefined
 }
@@ -196,6 +202,7 @@ interface Resolved {
   readonly deleteOnAck: boolean
   readonly recreateGroup: boolean
   readonly removeOnShutdown: boolean
+  readonly maxEntryBytes: number
 }
 
 const resolve = (options: Options<any, any>): Effect.Effect<Resolved, InvalidOptions> =>
@@ -238,6 +245,7 @@ const resolve = (options: Options<any, any>): Effect.Effect<Resolved, InvalidOpt
       return yield* new InvalidOptions({ option: "deadLetterStream", message: "deadLetterStream must differ from stream" })
     }
     const shutdownMs = yield* V.duration("shutdownTimeout", options.shutdownTimeout, "10 seconds", 0)
+    const maxEntryBytes = yield* V.integer("maxEntryBytes", options.maxEntryBytes ?? 16 * 1024 * 1024, 1)
     return {
       stream,
       group,
@@ -254,7 +262,8 @@ const resolve = (options: Options<any, any>): Effect.Effect<Resolved, InvalidOpt
       emitEmpty: options.emitEmpty ?? false,
       deleteOnAck: options.deleteOnAck ?? false,
       recreateGroup: options.recreateGroup ?? false,
-      removeOnShutdown: options.removeOnShutdown ?? true
+      removeOnShutdown: options.removeOnShutdown ?? true,
+      maxEntryBytes
     }
   })
 
@@ -336,6 +345,19 @@ const makeBatch = <A>(ctx: Ctx<A>, messages: ReadonlyArray<Message<A>>): Batch<A
     ackMessages: (ms) => Effect.asVoid(ctx.ackIds(ids(ms))),
     ackIds: (xs) => Effect.asVoid(ctx.ackIds(Array.from(xs)))
   }
+}
+
+/**
+ * The size of an entry in UTF-8 bytes, computed exactly only when the cheap
+ * bound (3 bytes per UTF-16 unit) could exceed `max`.
+ */
+const entrySize = (fields: Fields, max: number): number => {
+  let units = 0
+  for (let i = 0; i < fields.length; i++) units += fields[i]!.length
+  if (units * 3 <= max) return units
+  let bytes = 0
+  for (let i = 0; i < fields.length; i++) bytes += Buffer.byteLength(fields[i]!, "utf8")
+  return bytes
 }
 
 /** next to the highest stream id (the highest one itself means ">" to Redis): an own-pending read after it returns nothing */
@@ -469,6 +491,16 @@ export const make: {
       deliveries: number,
       out: Array<Message<any>>
     ): Effect.Effect<void, BackendError> => {
+      const size = entrySize(fields, o.maxEntryBytes)
+      if (size > o.maxEntryBytes) {
+        return resilient(deadLetter(
+          id,
+          [],
+          deliveries,
+          `the entry has ${size} bytes, more than maxEntryBytes (${o.maxEntryBytes}); its fields are not copied here, ` +
+            `read them from the source stream by its id`
+        ))
+      }
       if (ctx.lazyBody) {
         out.push(new MessageImpl(ctx, id, fields, deliveries, undefined))
         return Effect.void
@@ -526,8 +558,15 @@ export const make: {
 
     const pushFresh = (entries: ReadonlyArray<ReadEntry>, out: Array<Message<any>>): Effect.Effect<void, BackendError> => {
       if (ctx.lazyBody) {
-        for (const e of entries) out.push(new MessageImpl(ctx, e.id, e.fields ?? [], 1, undefined))
-        return Effect.void
+        let i = 0
+        for (; i < entries.length; i++) {
+          const e = entries[i]!
+          const fields = e.fields ?? []
+          if (entrySize(fields, o.maxEntryBytes) > o.maxEntryBytes) break
+          out.push(new MessageImpl(ctx, e.id, fields, 1, undefined))
+        }
+        if (i === entries.length) return Effect.void
+        return Effect.forEach(entries.slice(i), (e) => toMessage(e.id, e.fields ?? [], 1, out), { discard: true })
       }
       return Effect.forEach(entries, (e) => toMessage(e.id, e.fields ?? [], 1, out), { discard: true })
     }

@@ -17,6 +17,7 @@ import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { Scaler } from "effect-redis-streams"
+import { UsageError } from "../CliError.js"
 import * as Flags from "../Flags.js"
 import * as Output from "../Output.js"
 
@@ -52,21 +53,27 @@ export const scalerFlags = {
 }
 
 /**
+ * The values of `scalerFlags`.
+ *
+ * @since 0.1.0
+ * @category flags
+ */
+export interface ScalerFlags {
+  readonly out: Option.Option<number>
+  readonly in: Option.Option<number>
+  readonly target: Option.Option<number>
+  readonly min: Option.Option<number>
+  readonly max: Option.Option<number>
+  readonly idleThreshold: Duration.Duration
+}
+
+/**
  * Scaler options from the shared flags.
  *
  * @since 0.1.0
  * @category flags
  */
-export const scalerOptions = (
-  flags: {
-    readonly out: Option.Option<number>
-    readonly in: Option.Option<number>
-    readonly target: Option.Option<number>
-    readonly min: Option.Option<number>
-    readonly max: Option.Option<number>
-    readonly idleThreshold: Duration.Duration
-  }
-): Omit<Scaler.Options, "stream" | "group"> => ({
+export const scalerOptions = (flags: ScalerFlags): Omit<Scaler.Options, "stream" | "group"> => ({
   scaleOutRate: Option.getOrUndefined(flags.out),
   scaleInRate: Option.getOrUndefined(flags.in),
   targetPerConsumer: Option.getOrUndefined(flags.target),
@@ -74,6 +81,29 @@ export const scalerOptions = (
   maxConsumers: Option.getOrUndefined(flags.max),
   idleThreshold: flags.idleThreshold
 })
+
+/**
+ * Check `--in` against `--out` (the library's defaults for the one not
+ * given), naming the flags.
+ *
+ * @since 0.1.0
+ * @category flags
+ */
+export const checkThresholds = (
+  flags: { readonly out: Option.Option<number>; readonly in: Option.Option<number> }
+): Effect.Effect<void, UsageError> => {
+  const out = Option.getOrElse(flags.out, () => Scaler.defaultThresholds.scaleOutRate)
+  const inRate = Option.getOrElse(flags.in, () => Scaler.defaultThresholds.scaleInRate)
+  return inRate > out
+    ? Effect.fail(
+      new UsageError({
+        message: `--in (${inRate}${Option.isNone(flags.in) ? ", the default" : ""}) must not exceed --out (${out}${
+          Option.isNone(flags.out) ? ", the default" : ""
+        })`
+      })
+    )
+    : Effect.void
+}
 
 /**
  * The text form.
@@ -94,7 +124,7 @@ export const render = (d: Scaler.Decision): string => {
       ["decision", d.decision],
       [
         "recommended",
-        `${d.recommended} consumers (by work: ${d.byWork}${d.byRate === null ? "" : `, by rate: ${d.byRate}`})`
+        `${d.recommended} (by work: ${d.byWork}${d.byRate === null ? "" : `, by rate: ${d.byRate}`})`
       ],
       ["safe to stop", d.safeToStop.length === 0 ? "-" : d.safeToStop.join(", ")]
     ])
@@ -120,20 +150,23 @@ export const command = Command.make(
     url: Flags.url
   },
   (flags) =>
-    Flags.withRedis(
-      flags.url,
-      Effect.gen(function*() {
-        const scaler = yield* Scaler.make({
-          stream: flags.stream,
-          group: flags.group,
-          ...scalerOptions(flags),
-          // one reading: no history to stabilize a scale-in against
-          scaleInStabilization: 1
-        })
-        const decision = yield* scaler.decide
-        yield* flags.json ? Output.json(Scaler.toJson(decision)) : Output.line(render(decision))
-      }).pipe(Effect.scoped)
-    )
+    Effect.gen(function*() {
+      yield* checkThresholds(flags)
+      const decision = yield* Flags.withRedis(
+        flags.url,
+        Effect.flatMap(
+          Scaler.make({
+            stream: flags.stream,
+            group: flags.group,
+            ...scalerOptions(flags),
+            // one reading: no history to stabilize a scale-in against
+            scaleInStabilization: 1
+          }),
+          (scaler) => scaler.decide
+        ).pipe(Effect.scoped)
+      )
+      yield* flags.json ? Output.json(Scaler.toJson(decision)) : Output.line(render(decision))
+    })
 ).pipe(
   Command.withDescription(
     "Show the Scaler's figures for a consumer group from one reading: backlog, pending, active consumers, rate = 100 * backlog / pending (clamped to 1..100), decision OUT | IN | NO_SCALE, and the recommended consumer count. Never creates the stream or the group."

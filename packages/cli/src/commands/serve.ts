@@ -9,6 +9,7 @@ import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as NodeHttp from "node:http"
@@ -16,7 +17,40 @@ import { CommandFailed } from "../CliError.js"
 import * as Flags from "../Flags.js"
 import * as Http from "../Http.js"
 import * as Output from "../Output.js"
-import { scalerFlags, scalerOptions } from "./scale.js"
+import { checkThresholds, type ScalerFlags, scalerFlags, scalerOptions } from "./scale.js"
+
+interface ServeFlags extends ScalerFlags {
+  readonly streams: ReadonlyArray<string>
+  readonly port: number
+  readonly host: string
+  readonly group: Option.Option<string>
+  readonly pendingThreshold: Option.Option<number>
+}
+
+const serverLayer = (flags: ServeFlags) =>
+  Http.layer(
+    {
+      streams: flags.streams,
+      group: Option.getOrUndefined(flags.group),
+      idleThreshold: flags.idleThreshold,
+      pendingThreshold: Option.getOrUndefined(flags.pendingThreshold),
+      scaler: scalerOptions(flags)
+    },
+    (address) =>
+      Output.note(`serving /metrics, /scale and /healthz for ${flags.streams.join(", ")} on ${address} (Ctrl-C to stop)`)
+  ).pipe(
+    Layer.provide(
+      NodeHttpServer.layer(() => NodeHttp.createServer(), { port: flags.port, host: flags.host }).pipe(
+        Layer.mapError((e) =>
+          new CommandFailed({
+            message: `cannot listen on ${flags.host}:${flags.port}: ${
+              e.cause instanceof Error ? e.cause.message : String(e.cause)
+            }`
+          })
+        )
+      )
+    )
+  )
 
 /**
  * The command.
@@ -52,35 +86,9 @@ export const command = Command.make(
     url: Flags.url
   },
   (flags) =>
-    Flags.withRedis(
-      flags.url,
-      Layer.launch(
-        Http.layer(
-          {
-            streams: flags.streams,
-            group: Option.getOrUndefined(flags.group),
-            idleThreshold: flags.idleThreshold,
-            pendingThreshold: Option.getOrUndefined(flags.pendingThreshold),
-            scaler: scalerOptions(flags)
-          },
-          (address) =>
-            Output.note(
-              `serving /metrics, /scale and /healthz for ${flags.streams.join(", ")} on ${address} (Ctrl-C to stop)`
-            )
-        ).pipe(
-          Layer.provide(
-            NodeHttpServer.layer(() => NodeHttp.createServer(), { port: flags.port, host: flags.host }).pipe(
-              Layer.mapError((e) =>
-                new CommandFailed({
-                  message: `cannot listen on ${flags.host}:${flags.port}: ${
-                    e.cause instanceof Error ? e.cause.message : String(e.cause)
-                  }`
-                })
-              )
-            )
-          )
-        )
-      )
+    Effect.zipRight(
+      checkThresholds(flags),
+      Flags.withRedis(flags.url, Layer.launch(serverLayer(flags)))
     )
 ).pipe(
   Command.withDescription(
