@@ -31,7 +31,7 @@ const program = Effect.gen(function*() {
   const read = (consumer: string, count: number) =>
     backend.readGroup({ stream: STREAM, group: GROUP, consumer, id: ">", count })
   yield* read("worker-crashed", 5)
-  yield* Effect.sleep("1200 millis") // longer than idleThreshold below: worker-crashed now looks dead
+  yield* Effect.sleep("2500 millis") // longer than idleThreshold below: worker-crashed now looks dead
   yield* read("worker-busy", 12)
   yield* read("worker-ok", 3)
 
@@ -39,7 +39,7 @@ const program = Effect.gen(function*() {
     stream: STREAM,
     group: GROUP,
     batchSize: 10, // batch size has to be the same as for consumers: more pending is TOO_MANY_PENDING
-    idleThreshold: "1 second", // the seed's inactivity threshold (30 seconds by default)
+    idleThreshold: "2 seconds", // the seed's inactivity threshold (30 seconds by default)
     claimIdle: "1 second" // cleanup moves only entries idle at least this long
   })
 

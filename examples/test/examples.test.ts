@@ -11,6 +11,13 @@ import { execFile } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { inject } from "vitest"
 
+declare module "vitest" {
+  // provided by test/src/globalSetup.ts (the root vitest.config.ts runs it for these tests too)
+  export interface ProvidedContext {
+    redisUrl: string
+  }
+}
+
 const examplesDir = fileURLToPath(new URL("..", import.meta.url))
 
 /** the longest an example may run before it is killed (they take a few seconds) */

@@ -16,7 +16,7 @@ import { type RedisServerProcess, startRedisServerProcess } from "../src/RedisSe
 const N = Number(process.env["BENCH_MESSAGES"] ?? 200_000)
 const BATCH = 100
 const CHUNK = 1000
-const ROUNDS = Number(process.env["BENCH_ROUNDS"] ?? 2)
+const ROUNDS = Number(process.env["BENCH_ROUNDS"] ?? 4)
 const payload = "x".repeat(100)
 const messages = Array.from({ length: N }, () => ({ payload }))
 
@@ -105,18 +105,24 @@ const main = Effect.gen(function*() {
   try {
     yield* Effect.gen(function*() {
       const backend = yield* StreamsBackend.StreamsBackend
+      // rounds alternate which side goes first (ABBA), so warm-up and drift do not favour one side
       for (let round = 0; round < ROUNDS; round++) {
         const s = `bench-${Date.now()}-${round}`
-        best("rawProduce", yield* Effect.promise(() => rawProduce(redis, `${s}-raw`)))
-        best("libProduce", yield* libProduce(`${s}-lib`))
+        const libFirst = round % 2 === 1
+        const produceRaw = Effect.promise(() => rawProduce(redis, `${s}-raw`)).pipe(Effect.map((v) => best("rawProduce", v)))
+        const produceLib = libProduce(`${s}-lib`).pipe(Effect.map((v) => best("libProduce", v)))
+        yield* libFirst ? Effect.zipRight(produceLib, produceRaw) : Effect.zipRight(produceRaw, produceLib)
         for (const consumers of [1, 4]) {
           const g = `g${consumers}`
           yield* backend.createGroup(`${s}-raw`, `${g}-raw`, { id: "0" })
           yield* backend.createGroup(`${s}-raw`, `${g}-lib`, { id: "0" })
-          const raw = yield* Effect.promise(() => rawConsume(url!, `${s}-raw`, `${g}-raw`, consumers))
-          const lib = yield* libConsume(`${s}-raw`, `${g}-lib`, consumers)
-          best(consumers === 1 ? "raw1" : "raw4", raw)
-          best(consumers === 1 ? "lib1" : "lib4", lib)
+          const raw = Effect.promise(() => rawConsume(url!, `${s}-raw`, `${g}-raw`, consumers)).pipe(
+            Effect.map((v) => best(consumers === 1 ? "raw1" : "raw4", v))
+          )
+          const lib = libConsume(`${s}-raw`, `${g}-lib`, consumers).pipe(
+            Effect.map((v) => best(consumers === 1 ? "lib1" : "lib4", v))
+          )
+          yield* libFirst ? Effect.zipRight(lib, raw) : Effect.zipRight(raw, lib)
         }
         yield* Effect.promise(() => redis.del(`${s}-raw`, `${s}-lib`))
       }

@@ -70,11 +70,7 @@ export const root = Command.make(
     Scale.command,
     Produce.command,
     Tail.command,
-    Dlq.command.pipe(
-      Command.withHandler(() =>
-        Effect.fail(new UsageError({ message: `missing dlq command: one of ${dlqNames.join(", ")}` }))
-      )
-    ),
+    Dlq.command,
     Serve.command
   ])
 )

@@ -274,6 +274,7 @@ export const makeCollector = (
         }
       })
 
+    const lastErrors = new Map<string, string>()
     const metrics: Effect.Effect<string> = Effect.gen(function*() {
       const started = yield* Clock.currentTimeMillis
       const registry = Prometheus.registry(families.map((f) => ({ ...f })))
@@ -281,10 +282,15 @@ export const makeCollector = (
         Array.from(monitors),
         ([stream, monitor]) =>
           collectStream(stream, monitor, registry).pipe(
+            Effect.zipRight(Effect.sync(() => lastErrors.delete(stream))),
             Effect.as(1),
-            Effect.catchAll((e) =>
-              Effect.as(Effect.logWarning(`/metrics: stream '${stream}': ${errorText(e)}`), 0)
-            ),
+            Effect.catchAll((e) => {
+              // log a failure when it starts or changes, not on every scrape
+              const text = errorText(e)
+              if (lastErrors.get(stream) === text) return Effect.succeed(0)
+              lastErrors.set(stream, text)
+              return Effect.as(Effect.logWarning(`/metrics: stream '${stream}': ${text}`), 0)
+            }),
             Effect.flatMap((up) => Effect.sync(() => registry.add("redis_streams_up", { stream }, up)))
           ),
         { concurrency: "unbounded", discard: true }

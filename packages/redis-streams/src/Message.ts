@@ -61,7 +61,17 @@ export interface Batch<A> {
  * at once (without waiting for `maxDeliveries`), with `reason` recorded.
  *
  * ```ts
- * consumer.process((m) => m.body.amount < 0 ? Effect.fail(new Message.Poison({ reason: "negative amount" })) : handle(m))
+ * import { Effect, Schema } from "effect"
+ * import { Consumer, Message } from "effect-redis-streams"
+ *
+ * const Order = Schema.Struct({ id: Schema.String, amount: Schema.NumberFromString })
+ *
+ * const program = Effect.gen(function*() {
+ *   const consumer = yield* Consumer.make({ stream: "orders", group: "billing", batchSize: 10, maxWait: "1 second", schema: Order })
+ *   yield* consumer.process((m) =>
+ *     m.body.amount < 0 ? Effect.fail(new Message.Poison({ reason: "negative amount" })) : Effect.log(m.body)
+ *   )
+ * })
  * ```
  *
  * @since 0.1.0

@@ -87,6 +87,30 @@ export class StreamNotFound extends Schema.TaggedError<StreamNotFound>(
 }) {}
 
 /**
+ * The Redis user (ACL) may not run a command, or may not touch a key: Redis's
+ * NOPERM reply, also inside a Lua script. Not retried: grant the permission
+ * (`ACL SETUSER <user> +<command> ~<key>`) or use another user.
+ *
+ * `command` names the command that was refused as Redis names it when it
+ * does (`XACK`, `XINFO STREAM`), else the operation that was sent; `key` is
+ * the key the operation was on; `denied` says whether the command or the key
+ * was refused.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class PermissionDenied extends Schema.TaggedError<PermissionDenied>(
+  "effect-redis-streams/PermissionDenied"
+)("PermissionDenied", {
+  message: Schema.String,
+  command: Schema.String,
+  key: Schema.String,
+  denied: Schema.Literal("command", "key"),
+  /** the raw error reply of the server */
+  reply: Schema.String
+}) {}
+
+/**
  * An option given to a constructor is out of range. Names the option and the
  * accepted range.
  *
@@ -142,6 +166,7 @@ export type BackendError =
   | GroupNotFound
   | WrongKeyType
   | StreamNotFound
+  | PermissionDenied
 
 /**
  * Every failure the library can report.

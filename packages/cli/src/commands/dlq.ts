@@ -23,6 +23,7 @@ import * as Options from "@effect/cli/Options"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { DeadLetter, StreamsBackend, StreamsError } from "effect-redis-streams"
+import { UsageError } from "../CliError.js"
 import * as Flags from "../Flags.js"
 import * as Output from "../Output.js"
 
@@ -309,7 +310,11 @@ export const purge = Command.make(
  * @since 0.1.0
  * @category commands
  */
-export const command = Command.make("dlq").pipe(
+export const command = Command.make(
+  "dlq",
+  {},
+  () => Effect.fail(new UsageError({ message: "missing dlq command: one of list, replay, purge" }))
+).pipe(
   Command.withDescription("Inspect, replay or purge a stream's dead letters (list | replay | purge)."),
   Command.withSubcommands([list, replay, purge])
 )

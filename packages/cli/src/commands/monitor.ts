@@ -13,6 +13,8 @@ import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
+import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import { Monitor } from "effect-redis-streams"
@@ -124,7 +126,15 @@ export const command = Command.make(
         const watching = Option.isSome(flags.watch)
         const clear = watching && !flags.json && Output.stdoutIsTerminal()
         const tick = Effect.gen(function*() {
-          const cleaned = cleanup ? yield* monitor.cleanup({ dryRun: flags.dryRun }) : undefined
+          // the outcome is printed: the Monitor's own warnings would repeat it at the default level
+          const cleaned = cleanup
+            ? yield* monitor.cleanup({ dryRun: flags.dryRun }).pipe(
+              Effect.locallyWith(
+                FiberRef.currentMinimumLogLevel,
+                (level) => (level._tag === "Warning" ? LogLevel.Error : level)
+              )
+            )
+            : undefined
           const report = yield* monitor.report
           if (flags.json) {
             const out: MonitorJson = cleaned === undefined

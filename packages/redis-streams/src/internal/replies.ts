@@ -24,6 +24,7 @@ import type {
 import {
   type BackendError,
   GroupNotFound,
+  PermissionDenied,
   RedisCommandError,
   RedisConnectionError,
   StreamNotFound,
@@ -353,7 +354,8 @@ const TAGS = new Set([
   "RedisCommandError",
   "GroupNotFound",
   "WrongKeyType",
-  "StreamNotFound"
+  "StreamNotFound",
+  "PermissionDenied"
 ])
 
 const isBackendError = (u: unknown): u is BackendError =>
@@ -378,12 +380,70 @@ const innermost = (err: Error): Error => {
 }
 
 /**
+ * A copy of a failure that is safe to keep in an error: ioredis attaches the
+ * command to its errors (`command: { name, args }`), and the error of a
+ * failed AUTH (a password rotated while connected) is handed to every command
+ * waiting at that moment, so its `args` would carry the password. The copy
+ * keeps the name, message, stack, code and the command's name, never its
+ * arguments (which may also be megabytes of entry data).
+ */
+export const safeCause = (cause: unknown): unknown => {
+  if (!(cause instanceof Error)) return cause
+  const raw = cause as unknown as Record<string, unknown>
+  const command = raw["command"]
+  const previous = raw["previousErrors"]
+  if ((typeof command !== "object" || command === null) && !Array.isArray(previous)) return cause
+  const copy = new Error(cause.message)
+  copy.name = cause.name
+  if (cause.stack !== undefined) copy.stack = cause.stack
+  const out = copy as unknown as Record<string, unknown>
+  for (const key of Object.keys(raw)) {
+    if (key === "command" || key === "previousErrors") continue
+    out[key] = raw[key]
+  }
+  if (typeof command === "object" && command !== null) {
+    const name = (command as { readonly name?: unknown }).name
+    out["command"] = { name: typeof name === "string" ? name : "?" }
+  }
+  if (Array.isArray(previous)) out["previousErrors"] = previous.map(safeCause)
+  return copy
+}
+
+/** `xinfo|stream` -> `XINFO STREAM` */
+const commandName = (redisName: string): string => redisName.split("|").join(" ").toUpperCase()
+
+const NOPERM_COMMAND = /no permissions to run the '([^']+)' command/
+const SCRIPT_DENIED = /^ERR The user executing the script can't (run|access)/
+
+/** a NOPERM reply (also the ERR a script gets for a refused command or key) as `PermissionDenied`, else undefined */
+const permissionDenied = (reply: string, label: string, key: string): PermissionDenied | undefined => {
+  const script = SCRIPT_DENIED.exec(reply)
+  if (!reply.startsWith("NOPERM") && script === null) return undefined
+  const named = NOPERM_COMMAND.exec(reply)
+  const denied: "command" | "key" = named !== null || (script !== null && script[1] === "run") ? "command" : "key"
+  const command = named !== null ? commandName(named[1]!) : label
+  const grant = named !== null ? `+${named[1]}` : denied === "command" ? "the commands it runs" : `~${key}`
+  const what = denied === "command"
+    ? `may not run ${command}${script !== null ? " (one of the commands of the script)" : ""}`
+    : `may not access the key '${key}'`
+  return new PermissionDenied({
+    command,
+    key,
+    denied,
+    reply,
+    message: `${label} on '${key}' refused by ACL: the Redis user ${what}; grant ${grant} to the user. Redis said: ${reply}`
+  })
+}
+
+/**
  * Map any failure of a command to the port's typed errors:
  * NOGROUP -> GroupNotFound, WRONGTYPE -> WrongKeyType, "no such key" and
- * "requires the key to exist" -> StreamNotFound, any other error reply ->
+ * "requires the key to exist" -> StreamNotFound, NOPERM (and a script's
+ * refused command or key) -> PermissionDenied, any other error reply ->
  * RedisCommandError (with the raw reply), a reply of an unexpected shape ->
  * RedisCommandError, anything else (closed connection, command timeout, retries
- * exhausted) -> RedisConnectionError naming the endpoint.
+ * exhausted) -> RedisConnectionError naming the endpoint. Causes are kept
+ * without the command's arguments (`safeCause`).
  */
 export const toBackendError = (
   cause: unknown,
@@ -423,12 +483,19 @@ export const toBackendError = (
     if (reply.startsWith("ERR no such key") || reply.includes("requires the key to exist")) {
       return streamNotFound(stream, command)
     }
-    return new RedisCommandError({ command, reply, message: `${command} ${stream} failed: ${reply}`, cause })
+    const denied = permissionDenied(reply, command, stream)
+    if (denied !== undefined) return denied
+    return new RedisCommandError({
+      command,
+      reply,
+      message: `${command} ${stream} failed: ${reply}`,
+      cause: safeCause(cause)
+    })
   }
   const text = cause instanceof Error ? cause.message : String(cause)
   return new RedisConnectionError({
     endpoint,
     message: `${command} ${stream} on ${endpoint} failed: ${text}`,
-    cause
+    cause: safeCause(cause)
   })
 }
