@@ -1,5 +1,5 @@
 import { assert } from "@effect/vitest"
-import { Chunk, Deferred, Effect, Fiber, Option, Schema, Stream } from "effect"
+import { Chunk, Deferred, Effect, Fiber, Option, Schedule, Schema, Stream } from "effect"
 import { Consumer, DeadLetter, InMemoryBackend, Message, Producer, StreamsBackend, StreamsError } from "effect-redis-streams"
 import { forEachBackend, TestKit } from "../src/Harness.js"
 
@@ -209,5 +209,27 @@ forEachBackend("Consumer dead letters under faults", (it) => {
       const dead = (yield* backend.range(dlq)).map(DeadLetter.parse)
       assert.deepStrictEqual(dead.map((d) => d.meta.id), [badId, badId], "a duplicate dead letter, never a loss")
       assert.strictEqual((yield* backend.pendingSummary(stream, "g")).count, 0)
+    }))
+
+  it.scoped("lost connections are retried with the reconnect policy; the typed error arrives only when it gives up", () =>
+    Effect.gen(function*() {
+      const kit = yield* TestKit
+      const store = Option.getOrThrow(yield* Effect.serviceOption(InMemoryBackend.InMemoryStore))
+      const stream = kit.key("f")
+      yield* fill(stream, 3)
+      const lost = new StreamsError.RedisConnectionError({ endpoint: "memory", message: "connection lost" })
+      // two failures: the default policy rides them out
+      const patient = yield* Consumer.make({ stream, group: "g", batchSize: 3, maxWait: 0 })
+      yield* store.failNext((op) => op.command === "XREADGROUP" && op.stream === stream, lost, { times: 2 })
+      const fiber = yield* patient.batches.pipe(Stream.take(1), Stream.runCollect, Effect.fork)
+      yield* kit.sleep(2000)
+      const batches = yield* Fiber.join(fiber)
+      assert.strictEqual(Chunk.unsafeGet(batches, 0).messages.length, 3)
+      // a policy of 2 retries gives up on the third failure
+      const strict = yield* Consumer.make({ stream, group: "h", batchSize: 3, maxWait: 0, reconnect: Schedule.recurs(2) })
+      yield* store.failNext((op) => op.command === "XREADGROUP" && op.stream === stream, lost, { times: 3 })
+      const failed = yield* strict.batches.pipe(Stream.runDrain, Effect.flip)
+      assert.strictEqual(failed._tag, "RedisConnectionError")
+      assert.strictEqual(failed.message, "connection lost")
     }))
 }, { only: "memory" })
