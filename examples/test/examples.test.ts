@@ -145,3 +145,20 @@ describe("examples on Redis", () => {
       }))
   }
 })
+
+describe("the demo (pnpm demo)", () => {
+  const summary = /^produced=(\d+) processed=(\d+) dead-lettered=(\d+) lost=(\d+)$/m
+  for (const backend of ["memory", "redis"] as const) {
+    it.live(`ends with lost=0 on ${backend}`, () =>
+      Effect.gen(function*() {
+        const run = yield* runExample("demo", backend === "redis" ? { ...noRedis, REDIS_URL: inject("redisUrl") } : noRedis)
+        assertRun("demo", run, ["carol CRASHES mid-batch", "WARNING - idle for long time", "reclaimed", "moved", "scaler:"])
+        const match = summary.exec(run.stdout)
+        assert.isNotNull(match, run.stdout)
+        const [produced, processed, dead, lost] = match!.slice(1).map(Number)
+        assert.strictEqual(lost, 0)
+        assert.strictEqual(dead, 1)
+        assert.strictEqual(processed! + dead!, produced)
+      }))
+  }
+})

@@ -29,6 +29,9 @@ export interface Certificates {
   /** a CA that signed nothing here: trusting only it must fail verification */
   readonly otherCa: string
   readonly otherCaFile: string
+  /** a client certificate signed by the other CA: a server trusting only the CA must refuse it */
+  readonly otherClientCert: string
+  readonly otherClientKey: string
 }
 
 /** true when an `openssl` binary can be run */
@@ -66,7 +69,13 @@ export const generateCertificates = (): Certificates => {
     "x509", "-req", "-in", "client.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
     "-out", "client.crt", "-days", "2", "-extfile", "client.ext"
   ])
-  for (const f of ["ca.key", "other.key", "server.key", "client.key"]) Fs.chmodSync(file(f), 0o600)
+  // a client of the other CA
+  openssl(dir, ["req", ...EC, "-keyout", "stranger.key", "-out", "stranger.csr", "-subj", "/CN=ers stranger"])
+  openssl(dir, [
+    "x509", "-req", "-in", "stranger.csr", "-CA", "other.crt", "-CAkey", "other.key", "-CAcreateserial",
+    "-out", "stranger.crt", "-days", "2", "-extfile", "client.ext"
+  ])
+  for (const f of ["ca.key", "other.key", "server.key", "client.key", "stranger.key"]) Fs.chmodSync(file(f), 0o600)
   const read = (name: string) => Fs.readFileSync(file(name), "utf8")
   return {
     dir,
@@ -79,7 +88,9 @@ export const generateCertificates = (): Certificates => {
     clientCertFile: file("client.crt"),
     clientKeyFile: file("client.key"),
     otherCa: read("other.crt"),
-    otherCaFile: file("other.crt")
+    otherCaFile: file("other.crt"),
+    otherClientCert: read("stranger.crt"),
+    otherClientKey: read("stranger.key")
   }
 }
 

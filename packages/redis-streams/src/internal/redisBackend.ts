@@ -7,6 +7,7 @@
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import { Command } from "ioredis"
 import { createHash } from "node:crypto"
 import type { Service as Connection } from "../RedisConnection.js"
 import type {
@@ -60,6 +61,22 @@ return {0, 0, -1}`
 const SCRIPT_LABEL = "XGROUP DELCONSUMER if idle (script)"
 
 const DELETE_CONSUMER_IF_IDLE_SHA = createHash("sha1").update(DELETE_CONSUMER_IF_IDLE).digest("hex")
+
+/**
+ * XINFO and XGROUP name their key after a subcommand, where ioredis's Cluster
+ * client does not look for it: sent with `call`, they go to a random node,
+ * which answers MOVED, and every MOVED makes the client re-read the slot map
+ * (CLUSTER SLOTS). This command names its key (the argument after the
+ * subcommand) so the Cluster client sends it to the key's node at once.
+ */
+class SubcommandKeyCommand extends Command {
+  override getKeys(): Array<string | Buffer> {
+    const key = this.args[1]
+    return typeof key === "string" || Buffer.isBuffer(key) ? [key] : []
+  }
+}
+
+const SUBCOMMAND_KEY = new Set(["XINFO", "XGROUP"])
 
 const pushTrim = (args: Array<Arg>, trim: Trim): void => {
   args.push(trim.strategy === "maxlen" ? "MAXLEN" : "MINID", trim.approximate === true ? "~" : "=", trim.threshold)
@@ -160,7 +177,20 @@ export const make = (connection: Connection): Service => {
     stream: string,
     group?: string,
     label: string = command
-  ): Effect.Effect<A, BackendError> => run(() => client.call(command, args), parse, label, stream, group)
+  ): Effect.Effect<A, BackendError> =>
+    run(
+      client.isCluster && SUBCOMMAND_KEY.has(command)
+        ? () => {
+          const routed = new SubcommandKeyCommand(command, args, { replyEncoding: "utf8" })
+          client.sendCommand(routed)
+          return routed.promise
+        }
+        : () => client.call(command, args),
+      parse,
+      label,
+      stream,
+      group
+    )
 
   const add = (stream: string, fields: Fields, options?: AddOptions) => {
     const args: Array<Arg> = [stream]

@@ -11,6 +11,7 @@ import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import { Cluster, Redis } from "ioredis"
 import type { ClusterOptions, RedisOptions } from "ioredis"
+import type * as Tls from "node:tls"
 import type { HostAndPort, Options, Service } from "../RedisConnection.js"
 import { InvalidOptions, RedisConnectionError } from "../StreamsError.js"
 import { isReplyError, parseServerVersion } from "./replies.js"
@@ -136,6 +137,19 @@ const commandTimeout = (value: Duration.DurationInput | undefined): Effect.Effec
   return Effect.map(validate.duration("commandTimeout", value, DEFAULT_COMMAND_TIMEOUT, 1), Duration.millis)
 }
 
+/** the client key and its passphrase, when given as text, are secrets too */
+const tlsSecrets = (tls: object | undefined): ReadonlyArray<unknown> => {
+  if (tls === undefined) return []
+  const o = tls as Tls.ConnectionOptions
+  const keys = Array.isArray(o.key) ? o.key : [o.key]
+  return [
+    o.passphrase,
+    ...keys.map((k) =>
+      typeof k === "string" ? k : Buffer.isBuffer(k) ? k.toString("utf8") : typeof k === "object" && k !== null && "pem" in k ? String(k.pem) : undefined
+    )
+  ]
+}
+
 const tlsOption = (tls: boolean | object | undefined): object | undefined =>
   tls === true ? {} : tls === false || tls === undefined ? undefined : tls
 
@@ -178,7 +192,7 @@ const plan = (options: Options): Effect.Effect<Plan, InvalidOptions> =>
     const sentinelPassword = options.sentinelPassword !== undefined
       ? Redacted.value(options.sentinelPassword)
       : undefined
-    const secrets = [password, sentinelPassword].filter((s): s is string => typeof s === "string")
+    const secrets = [password, sentinelPassword, ...tlsSecrets(tls)].filter((s): s is string => typeof s === "string")
 
     const common: RedisOptions = {
       connectTimeout: connectTimeoutMs,
@@ -318,6 +332,74 @@ const watch = (
 }
 
 // -----------------------------------------------------------------------------
+// TLS failures
+// -----------------------------------------------------------------------------
+
+/** codes (Node / OpenSSL) of a server certificate that failed verification */
+const SERVER_CERTIFICATE_CODES = new Set([
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "UNABLE_TO_DECRYPT_CERT_SIGNATURE",
+  "UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY",
+  "INVALID_CA",
+  "PATH_LENGTH_EXCEEDED",
+  "INVALID_PURPOSE",
+  "ERR_TLS_CERT_SIGNATURE_ALGORITHM_UNSUPPORTED"
+])
+
+const tlsOptionsOf = (client: Client): Tls.ConnectionOptions | undefined => {
+  const o: RedisOptions | undefined = client.isCluster
+    ? (client as Cluster).options.redisOptions as RedisOptions | undefined
+    : (client as Redis).options
+  const tls = o?.tls
+  return typeof tls === "object" && tls !== null ? tls as Tls.ConnectionOptions : undefined
+}
+
+/**
+ * Why a connect failed, in words: a TLS certificate problem says so first
+ * ("TLS certificate problem: ...", with the Node/OpenSSL code and what to
+ * set); a TLS connection the server cut while connecting says it may want a
+ * client certificate (or one from another CA); anything else is the error's
+ * message.
+ *
+ * @internal
+ */
+export const connectFailureReason = (cause: unknown, tls: Tls.ConnectionOptions | undefined): string => {
+  const text = errorText(cause)
+  const code = cause instanceof Error ? (cause as { readonly code?: unknown }).code : undefined
+  if (typeof code === "string") {
+    if (code === "ERR_TLS_CERT_ALTNAME_INVALID" || code === "HOSTNAME_MISMATCH") {
+      return `TLS certificate problem: the server's certificate does not name the host connected to (${code}: ${text}); ` +
+        `connect by a name the certificate lists, or set tls.servername`
+    }
+    if (SERVER_CERTIFICATE_CODES.has(code) || code.startsWith("CERT_")) {
+      return `TLS certificate problem: the server's certificate could not be verified (${code}: ${text}); ` +
+        `give the CA that signed it as tls.ca`
+    }
+    if (code.startsWith("ERR_SSL_") && /CERTIFICATE|UNKNOWN_CA/.test(code)) {
+      // OpenSSL's text is "<hex>:error:<hex>:SSL routines:<function>:<reason>:<file>:<line>:SSL alert number N\n"
+      const reason = /SSL routines:[^:]*:([^:]+)/.exec(text)?.[1] ?? text.trim()
+      return `TLS certificate problem: the server did not accept this client's certificate (${code}: ${reason}); ` +
+        `it requires a client certificate (tls.cert, tls.key) signed by a CA it trusts`
+    }
+  }
+  if (
+    tls !== undefined &&
+    (code === "ECONNRESET" || code === "EPIPE" || /socket hang up|before secure TLS connection/.test(text))
+  ) {
+    return tls.cert === undefined
+      ? `${text}: the server closed the TLS connection while connecting; ` +
+        `if it requires client certificates (tls-auth-clients), give tls.cert and tls.key`
+      : `${text}: the server closed the TLS connection while connecting; ` +
+        `if it requires client certificates, check that it trusts the CA that signed tls.cert`
+  }
+  return text
+}
+
+// -----------------------------------------------------------------------------
 // connect / quit
 // -----------------------------------------------------------------------------
 
@@ -357,8 +439,9 @@ const connect = (
         ...(cause !== undefined ? { cause: sanitize(cause, secrets) } : {})
       })
     client.on("error", onError)
+    const tls = tlsOptionsOf(client)
     const timer = setTimeout(() => {
-      const last = lastError instanceof Error ? ` (last error: ${lastError.message})` : ""
+      const last = lastError instanceof Error ? ` (last error: ${connectFailureReason(lastError, tls)})` : ""
       finish(fail(`not connected within ${timeoutMs} ms${last}`, lastError))
     }, timeoutMs)
     try {
@@ -367,11 +450,11 @@ const connect = (
         (err: unknown) => {
           // "Connection is closed." says little: the error event before it names the cause
           const cause = lastError ?? err
-          finish(fail(cause instanceof Error ? cause.message : String(cause), cause))
+          finish(fail(connectFailureReason(cause, tls), cause))
         }
       )
     } catch (err) {
-      finish(fail(err instanceof Error ? err.message : String(err), err))
+      finish(fail(connectFailureReason(err, tls), err))
     }
     return Effect.sync(() => {
       if (done) return
