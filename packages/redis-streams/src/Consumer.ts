@@ -441,14 +441,22 @@ export const make: {
             Effect.zipRight(effect)
           ))
         : effect
-      return Effect.retry(
-        withGroup.pipe(
+      // the retry machinery is built only after a first failure (it costs tens of microseconds per
+      // call on the hot path); the failure that got here counts as the policy's first input
+      return Effect.catchAll(withGroup, (first) => {
+        if (!isConnectionError(first)) return Effect.fail(first)
+        let replayed = false
+        const attempt = Effect.suspend(() => {
+          if (replayed) return withGroup
+          replayed = true
+          return Effect.fail(first)
+        }).pipe(
           Effect.tapError((e) =>
             isConnectionError(e) ? Effect.logWarning(`connection problem, retrying: ${e.message}`) : Effect.void
           )
-        ),
-        { schedule: reconnect, while: isConnectionError }
-      )
+        )
+        return Effect.retry(attempt, { schedule: reconnect, while: isConnectionError })
+      })
     }
 
     const ackIds = (ids: ReadonlyArray<string>): Effect.Effect<number, BackendError> => {
