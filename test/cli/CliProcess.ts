@@ -32,6 +32,7 @@ export const cliBundle = (): string => {
   const [tool, ...args] = pkg.scripts["build"]!.split(/\s+/)
   if (tool !== "esbuild") throw new Error(`unexpected build script: ${pkg.scripts["build"]}`)
   const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "ers-cli-"))
+  process.once("exit", () => Fs.rmSync(dir, { recursive: true, force: true }))
   const outfile = Path.join(dir, "redis-streams.cjs")
   const result = spawnSync(
     Path.join(cliDir, "node_modules/.bin/esbuild"),

@@ -128,6 +128,7 @@ describe("redis-streams errors", () => {
     [["monitor", "s", "--pending-threshold", "x"], /'x' is not a integer/, /^usage: redis-streams monitor /],
     [["scale", "s", "-g", "g", "--in", "60"], /--in \(60\) must not exceed --out \(50, the default\)/, /^usage: redis-streams scale /],
     [["scale", "s", "-g", "g", "--out", "101"], /--out must be between 0 and 100, got 101/, /^usage: redis-streams scale /],
+    [["scale", "s", "-g", "g", "--target", "0"], /--target must be greater than 0, got 0/, /^usage: redis-streams scale /],
     [["tail", "s", "-g", "g", "--batch", "0"], /--batch must be between 1 and 10000, got 0/, /^usage: redis-streams tail /],
     [["produce", "s", "--field", "novalue"], /--field expects key=value, got 'novalue'/, /^usage: redis-streams produce /],
     [["dlq", "replay"], /Missing argument <stream>/, /^usage: redis-streams dlq replay /],
@@ -351,13 +352,14 @@ describe("redis-streams monitor", () => {
       yield* call(() => raw.xgroup("CREATE", stream, "g", "0"))
       yield* readAs(raw, stream, "g", "dead", 2)
       yield* call(() => raw.xgroup("CREATECONSUMER", stream, "g", "live"))
-      // dead: idle > 2 s (the threshold) and its entries idle > 1 s (the Monitor's claimIdle)
-      yield* Effect.sleep(Duration.millis(2600))
+      // dead: idle > 4 s (the threshold) and its entries idle > 1 s (the Monitor's claimIdle); live is
+      // touched just before each run, so it stays live even if starting the CLI takes seconds
+      yield* Effect.sleep(Duration.millis(4600))
       const before = yield* pendingOwners(raw, stream, "g")
       assert.deepStrictEqual(Array.from(before.values()), ["dead", "dead"])
 
       yield* touch(raw, stream, "g", "live")
-      const plan = yield* cli(["monitor", stream, "--idle-threshold", "2s", "--dry-run"])
+      const plan = yield* cli(["monitor", stream, "--idle-threshold", "4s", "--dry-run"])
       assert.strictEqual(plan.code, 0, plan.stderr)
       assert.match(plan.stdout, /^cleanup plan \(dry run, nothing changed\)$/m)
       assert.match(plan.stdout, /^ {2}g\/dead: WOULD_DELETE \(idle \S+, 2 pending\) - would move 2 entries to 1 consumer\(s\), then delete it$/m)
@@ -365,7 +367,7 @@ describe("redis-streams monitor", () => {
       assert.deepStrictEqual((yield* consumerNames(raw, stream, "g")).sort(), ["dead", "live"])
 
       yield* touch(raw, stream, "g", "live")
-      const planJson = yield* cli(["monitor", stream, "--idle-threshold", "2s", "--dry-run", "--json"])
+      const planJson = yield* cli(["monitor", stream, "--idle-threshold", "4s", "--dry-run", "--json"])
       const planned = JSON.parse(planJson.stdout).cleanup
       assert.strictEqual(planned.dryRun, true)
       assert.deepStrictEqual(planned.consumers.map((c: { consumer: string; outcome: string }) => [c.consumer, c.outcome]), [[
@@ -375,7 +377,7 @@ describe("redis-streams monitor", () => {
       assert.deepStrictEqual(planned.consumers[0].claims, [{ to: "live", ids: Array.from(before.keys()) }])
 
       yield* touch(raw, stream, "g", "live")
-      const done = yield* cli(["monitor", stream, "--idle-threshold", "2s", "--cleanup", "--json"])
+      const done = yield* cli(["monitor", stream, "--idle-threshold", "4s", "--cleanup", "--json"])
       assert.strictEqual(done.code, 0, done.stderr)
       assert.strictEqual(done.stderr, "", "the outcome is printed once, not logged again")
       const result = JSON.parse(done.stdout)

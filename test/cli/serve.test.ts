@@ -49,6 +49,18 @@ const getJson = (url: string) =>
     return { status: r.status, body: JSON.parse(r.body) }
   })
 
+/** run `effect` every 200 ms until `until` holds (at most 15 s); the value that passed */
+const eventually = <A>(effect: Effect.Effect<A>, until: (a: A) => boolean): Effect.Effect<A> =>
+  Effect.gen(function*() {
+    const deadline = Date.now() + 15_000
+    while (true) {
+      const a = yield* effect
+      if (until(a)) return a
+      if (Date.now() > deadline) return yield* Effect.dieMessage("condition not met within 15 s")
+      yield* Effect.sleep(Duration.millis(200))
+    }
+  })
+
 const WEIRD = "we\"ird\\name\nx"
 
 describe("redis-streams serve", () => {
@@ -203,6 +215,7 @@ describe("redis-streams serve", () => {
     Effect.gen(function*() {
       const server = yield* startRedisServer()
       const raw = yield* rawClient(server.url)
+      raw.on("error", () => {}) // it sees the server go away too
       const stream = uniqueKey("cli-serve-down")
       yield* addEntries(raw, stream, 3)
       yield* call(() => raw.xgroup("CREATE", stream, "g", "0"))
@@ -222,18 +235,12 @@ describe("redis-streams serve", () => {
 
       // a fresh server (no persistence): the stream is gone, then recreated by us
       yield* call(() => server.start())
-      yield* Effect.repeat(getJson(`${base}/healthz`), {
-        until: (r) => r.status === 200,
-        schedule: Schedule.spaced(Duration.millis(200))
-      }).pipe(Effect.timeout(Duration.seconds(15)), Effect.orDie)
+      yield* eventually(getJson(`${base}/healthz`), (r) => r.status === 200)
       yield* Effect.tryPromise(() => raw.xadd(stream, "*", "n", "again")).pipe(
         Effect.retry({ times: 20, schedule: Schedule.spaced(Duration.millis(200)) }),
         Effect.orDie
       )
-      const back = yield* Effect.repeat(scrape(base), {
-        until: (s) => sampleValue(s.families, "redis_streams_up", { stream }) === 1,
-        schedule: Schedule.spaced(Duration.millis(200))
-      }).pipe(Effect.timeout(Duration.seconds(15)), Effect.orDie)
+      const back = yield* eventually(scrape(base), (s) => sampleValue(s.families, "redis_streams_up", { stream }) === 1)
       assert.strictEqual(sampleValue(back.families, "redis_streams_stream_length", { stream }), 1)
       assert.strictEqual((yield* proc.stop("SIGTERM")).code, 0)
     }))

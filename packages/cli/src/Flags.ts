@@ -173,6 +173,21 @@ export const number = (name: string, description: string, min: number, max: numb
   )
 
 /**
+ * A number flag (decimals allowed) that must be greater than 0.
+ *
+ * @since 0.1.0
+ * @category flags
+ */
+export const positiveNumber = (name: string, description: string) =>
+  Options.float(name).pipe(
+    Options.withPseudoName("N"),
+    Options.withDescription(description),
+    Options.mapEffect((n) =>
+      n > 0 && Number.isFinite(n) ? Effect.succeed(n) : Effect.fail(invalid(`--${name} must be greater than 0, got ${n}`))
+    )
+  )
+
+/**
  * The services a command gets from its connection.
  *
  * @since 0.1.0

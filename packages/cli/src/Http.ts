@@ -157,8 +157,6 @@ const families = [
 const decisions: ReadonlyArray<Scaler.ScaleDecision> = ["OUT", "IN", "NO_SCALE"]
 const statuses: ReadonlyArray<Monitor.ConsumerStatus> = ["OK", "IDLE", "TOO_MANY_PENDING"]
 
-const errorText = (e: { readonly _tag: string; readonly message: string }): string => e.message
-
 const statusOf = (e: StreamsError.BackendError): number => {
   switch (e._tag) {
     case "StreamNotFound":
@@ -286,7 +284,7 @@ export const makeCollector = (
             Effect.as(1),
             Effect.catchAll((e) => {
               // log a failure when it starts or changes, not on every scrape
-              const text = errorText(e)
+              const text = e.message
               if (lastErrors.get(stream) === text) return Effect.succeed(0)
               lastErrors.set(stream, text)
               return Effect.as(Effect.logWarning(`/metrics: stream '${stream}': ${text}`), 0)

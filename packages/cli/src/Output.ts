@@ -43,7 +43,6 @@ export const note = (text: string): Effect.Effect<void> =>
  */
 export const stdoutIsTerminal = (): boolean => process.stdout.isTTY === true
 
-// eslint-disable-next-line no-control-regex
 const ANSI = /\u001b\[[0-9;?]*[ -/]*[@-~]/g
 
 /**
@@ -62,7 +61,6 @@ export const stripAnsi = (text: string): string => text.replace(ANSI, "")
  */
 export const oneLine = (text: string): string => stripAnsi(text).replace(/\s*\n\s*/g, " ").trim()
 
-// eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/g
 
 /**

@@ -119,7 +119,7 @@ export const command = Command.make(
       Options.withAlias("f"),
       Options.withPseudoName("key=value"),
       Options.withDescription(
-        "a field of the message; repeat for more (--field a=1 --field b=2). Without --field, stdin is read: one JSON object per line, one message each, sent in one batch"
+        "a field of the message; repeat for more (--field a=1 --field b=2; a repeated key keeps its last value). Without --field, stdin is read: one JSON object per line, one message each, sent in one batch"
       ),
       Options.repeated
     ),

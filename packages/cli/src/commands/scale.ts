@@ -37,11 +37,9 @@ export const scalerFlags = {
     0,
     100
   ).pipe(Options.optional),
-  target: Flags.number(
+  target: Flags.positiveNumber(
     "target",
-    "outstanding entries (backlog + pending) per consumer the recommendation aims at (default 10)",
-    Number.MIN_VALUE,
-    Number.MAX_SAFE_INTEGER
+    "outstanding entries (backlog + pending) per consumer the recommendation aims at (default 10)"
   ).pipe(Options.optional),
   min: Flags.integer("min", "fewest consumers to recommend (default 1)", 0).pipe(Options.optional),
   max: Flags.integer("max", "most consumers to recommend (default 100, at least --min)", 1).pipe(Options.optional),
