@@ -28,8 +28,11 @@ import * as Replies from "./replies.js"
 
 type Arg = string | number
 
-/** XADDs per pipeline; all chunks are written before any reply is read, so addMany stays one round trip */
+/** XADDs per pipeline */
 export const PIPELINE_CHUNK = 1000
+
+/** pipelines in flight at once in addMany (so up to 4,000 entries take one round trip) */
+export const PIPELINE_WINDOW = 4
 
 const EMPTY: ReadonlyArray<never> = []
 
@@ -211,16 +214,24 @@ export const make = (connection: Connection): Service => {
       if (options.trim !== undefined) pushTrim(prefix, options.trim)
     }
     prefix.push("*")
-    const start = () => {
-      // every chunk is written now; replies are read after
-      const execs: Array<Promise<Array<[Error | null, unknown]> | null>> = []
-      for (let from = 0; from < entries.length; from += PIPELINE_CHUNK) {
+    const start = async () => {
+      // chunks of PIPELINE_CHUNK, at most PIPELINE_WINDOW in flight: up to 4,000 entries go in one
+      // round trip; beyond that, writing everything at once is slower (200,000 pending commands
+      // and their promises weigh on the GC) than keeping a few chunks in flight
+      const results: Array<Array<[Error | null, unknown]> | null> = []
+      const inflight: Array<Promise<void>> = []
+      for (let from = 0, c = 0; from < entries.length; from += PIPELINE_CHUNK, c++) {
         const to = Math.min(from + PIPELINE_CHUNK, entries.length)
         const pipeline = client.pipeline()
         for (let i = from; i < to; i++) pipeline.call("XADD", prefix.concat(entries[i]!))
-        execs.push(pipeline.exec())
+        const index = c
+        inflight.push(pipeline.exec().then((r) => {
+          results[index] = r
+        }))
+        if (inflight.length >= PIPELINE_WINDOW) await inflight.shift()
       }
-      return Promise.all(execs)
+      await Promise.all(inflight)
+      return results
     }
     const parse = (reply: unknown): ReadonlyArray<string> => {
       const results = reply as ReadonlyArray<Array<[Error | null, unknown]> | null>
