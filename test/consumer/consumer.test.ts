@@ -1,6 +1,6 @@
 import { assert, it as plainIt } from "@effect/vitest"
-import { Chunk, Clock, Duration, Effect, Either, Fiber, Option, Schedule, Schema, Stream } from "effect"
-import { Consumer, DeadLetter, Producer, StreamsBackend } from "effect-redis-streams"
+import { Chunk, Clock, Config, ConfigProvider, Duration, Effect, Either, Fiber, Layer, Option, Schedule, Schema, Stream } from "effect"
+import { Consumer, DeadLetter, InMemoryBackend, Producer, StreamsBackend } from "effect-redis-streams"
 import { forEachBackend, TestKit } from "../src/Harness.js"
 
 const fill = (stream: string, n: number, from = 0) =>
@@ -365,3 +365,29 @@ forEachBackend("Consumer entry size bound", (it) => {
       assert.strictEqual(yield* backend.length(stream), 2, "the oversize entry stays in the source stream")
     }))
 })
+
+plainIt.scoped("Consumer.layerConfig and Producer.layerConfig read their options through Config", () =>
+  Effect.gen(function*() {
+    const provider = ConfigProvider.fromMap(new Map([["STREAM", "cfg-stream"], ["GROUP", "cfg-group"], ["BATCH_SIZE", "7"], ["START", "new"]]))
+    const layer = Layer.merge(
+      Consumer.layerConfig({
+        stream: Config.string("STREAM"),
+        group: Config.string("GROUP"),
+        batchSize: Config.integer("BATCH_SIZE"),
+        maxWait: Config.succeed(0),
+        startFrom: Config.string("START")
+      }),
+      Producer.layerConfig({ stream: Config.string("STREAM") })
+    ).pipe(Layer.provideMerge(InMemoryBackend.layer), Layer.provide(Layer.setConfigProvider(provider)))
+    const { consumer, producer, backend } = yield* Effect.all({
+      consumer: Consumer.Consumer,
+      producer: Producer.Producer,
+      backend: StreamsBackend.StreamsBackend
+    }).pipe(Effect.provide(layer))
+    assert.strictEqual(consumer.stream, "cfg-stream")
+    assert.strictEqual(consumer.group, "cfg-group")
+    yield* producer.addAll(Array.from({ length: 9 }, (_, i) => ({ n: String(i) })))
+    const [batch] = Chunk.toReadonlyArray(yield* consumer.batches.pipe(Stream.take(1), Stream.runCollect))
+    assert.strictEqual(batch!.messages.length, 7)
+    assert.strictEqual((yield* backend.groupsInfo("cfg-stream"))[0]!.name, "cfg-group")
+  }))

@@ -28,6 +28,8 @@
  * @since 0.1.0
  */
 import * as Clock from "effect/Clock"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -832,3 +834,44 @@ export const layerAs = <Id, A, I>(
   tag: Context.Tag<Id, Service<A>>,
   options: Options<A, I> & { readonly schema: Schema.Schema<A, I, never> }
 ): Layer.Layer<Id, InvalidOptions | BackendError, StreamsBackend> => Layer.scoped(tag, make(options))
+
+/**
+ * The options that can come from configuration (everything but the schema
+ * and the reconnect policy).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ConfigOptions = Omit<Options, "schema" | "encoding" | "reconnect" | "startFrom"> & {
+  /** "beginning", "new" or an id */
+  readonly startFrom?: string | undefined
+}
+
+/**
+ * The default Consumer layer, its options read through `Config`:
+ *
+ * ```ts
+ * Consumer.layerConfig({
+ *   stream: Config.string("STREAM"),
+ *   group: Config.string("GROUP"),
+ *   batchSize: Config.integer("BATCH_SIZE").pipe(Config.withDefault(100)),
+ *   maxWait: Config.duration("MAX_WAIT").pipe(Config.withDefault(Duration.seconds(1)))
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = (
+  config: Config.Config.Wrap<ConfigOptions>
+): Layer.Layer<Consumer, InvalidOptions | BackendError | ConfigError.ConfigError, StreamsBackend> =>
+  Layer.scoped(
+    Consumer,
+    Effect.flatMap(Config.unwrap(config), ({ startFrom, ...rest }) =>
+      make({
+        ...rest,
+        startFrom: startFrom === undefined || startFrom === "beginning" || startFrom === "new"
+          ? startFrom
+          : { id: startFrom }
+      }))
+  )

@@ -21,6 +21,8 @@
  *
  * @since 0.1.0
  */
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -221,3 +223,15 @@ export const layerAs = <Id, A, I>(
   tag: Context.Tag<Id, Service<A>>,
   options: Options<A, I> & { readonly schema: Schema.Schema<A, I, never> }
 ): Layer.Layer<Id, InvalidOptions, StreamsBackend> => Layer.effect(tag, make(options))
+
+/**
+ * The default Producer layer (field-map messages), its options read through
+ * `Config`, e.g. `Producer.layerConfig({ stream: Config.string("STREAM") })`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = (
+  config: Config.Config.Wrap<Omit<Options, "schema" | "encoding">>
+): Layer.Layer<Producer, InvalidOptions | ConfigError.ConfigError, StreamsBackend> =>
+  Layer.effect(Producer, Effect.flatMap(Config.unwrap(config), (options) => make(options)))
