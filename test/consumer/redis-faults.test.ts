@@ -8,6 +8,8 @@ import { Effect, Fiber, Layer, Logger, LogLevel, Redacted } from "effect"
 import { Consumer, DeadLetter, Producer, RedisBackend, RedisConnection, StreamsBackend } from "effect-redis-streams"
 import { startRedisServer, testLogLevel } from "../src/Harness.js"
 import { spawn } from "node:child_process"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
 import * as Path from "node:path"
 import { TcpProxy } from "../src/TcpProxy.js"
 
@@ -118,31 +120,33 @@ describe("Consumer against Redis faults", () => {
           maxDeliveries: 10
         } as const
         const start = Date.now()
-        // w4 runs in a child process, killed with SIGKILL in the middle of the run
+        // w4 runs in a child process, killed with SIGKILL in the middle of the run; it appends the ids it
+        // handled to a file, synchronously, before acknowledging them
+        const outFile = Path.join(Fs.mkdtempSync(Path.join(Os.tmpdir(), "ers-w4-")), "handled.txt")
         const child = yield* Effect.acquireRelease(
           Effect.sync(() =>
             spawn(process.execPath, ["--import", "tsx", Path.join(import.meta.dirname, "../src/consumerWorker.ts")], {
-              env: { ...process.env, REDIS_URL: server.url, STREAM: "run", GROUP: "g", CONSUMER: "w4", FAIL_EVERY: String(FAIL_EVERY), FAIL_RATE: "0.1" },
+              env: {
+                ...process.env,
+                REDIS_URL: server.url,
+                STREAM: "run",
+                GROUP: "g",
+                CONSUMER: "w4",
+                FAIL_EVERY: String(FAIL_EVERY),
+                FAIL_RATE: "0.1",
+                OUT_FILE: outFile
+              },
               stdio: ["ignore", "pipe", "inherit"]
             })
           ),
           (c) => Effect.sync(() => c.kill("SIGKILL"))
         )
         let childReady = false
-        let childProcessed = 0
-        let buffer = ""
         child.stdout!.on("data", (chunk: Buffer) => {
-          buffer += chunk.toString()
-          const lines = buffer.split("\n")
-          buffer = lines.pop()!
-          for (const line of lines) {
-            if (line === "ready") childReady = true
-            else if (line.length > 0) {
-              processed.add(line)
-              childProcessed++
-            }
-          }
+          if (chunk.toString().includes("ready")) childReady = true
         })
+        const childHandled = () =>
+          Fs.existsSync(outFile) ? Fs.readFileSync(outFile, "utf8").split("\n").filter((l) => l.length > 0) : []
         assert.isTrue(yield* waitUntil(() => childReady, 30_000), "the child consumer started")
         const handler = (m: { readonly id: string; readonly fields: Readonly<Record<string, string>> }) =>
           Effect.suspend(() => {
@@ -157,8 +161,14 @@ describe("Consumer against Redis faults", () => {
           Effect.flatMap(Consumer.make({ ...options, consumer: name, removeOnShutdown: false }), (c) =>
             c.process(handler, { concurrency: 16 }).pipe(Effect.fork)))
         yield* waitUntil(() => processed.size >= total / 3, 60_000)
-        const killedAfter = childProcessed
         child.kill("SIGKILL")
+        yield* Effect.async<void>((resume) => {
+          if (child.exitCode !== null || child.signalCode !== null) resume(Effect.void)
+          else child.once("exit", () => resume(Effect.void))
+        })
+        const handledByChild = childHandled()
+        for (const id of handledByChild) processed.add(id)
+        const killedAfter = handledByChild.length
         const dlq = DeadLetter.defaultStream("run")
         const expectedProcessed = total - alwaysFail.size
         const done = yield* waitUntil(() => processed.size === expectedProcessed, 120_000)

@@ -2,11 +2,13 @@
  * A consumer in its own process, for tests that kill it with SIGKILL.
  *
  * env: REDIS_URL, STREAM, GROUP, CONSUMER, FAIL_EVERY (an entry whose field n is a multiple of
- * FAIL_EVERY plus 3 always fails), FAIL_RATE (random failures, 0..1).
- * Prints "ready" once consuming, then the id of every message it handled successfully, one per line,
- * before that message is acknowledged.
+ * FAIL_EVERY plus 3 always fails), FAIL_RATE (random failures, 0..1), OUT_FILE.
+ * Prints "ready" once consuming. Appends the id of every message it handled successfully to OUT_FILE,
+ * one per line, synchronously and before that message is acknowledged (output to a pipe is buffered
+ * and lost on SIGKILL; a synchronous file write is not).
  */
 import { Effect, Logger, LogLevel, Redacted } from "effect"
+import * as Fs from "node:fs"
 import { Consumer, RedisBackend } from "effect-redis-streams"
 
 const env = (name: string): string => {
@@ -15,6 +17,7 @@ const env = (name: string): string => {
   return value
 }
 const failEvery = Number(process.env["FAIL_EVERY"] ?? 0)
+const out = Fs.openSync(env("OUT_FILE"), "a")
 const failRate = Number(process.env["FAIL_RATE"] ?? 0)
 
 const program = Effect.gen(function*() {
@@ -34,7 +37,7 @@ const program = Effect.gen(function*() {
     Effect.suspend(() => {
       const n = Number(m.fields["n"])
       if ((failEvery > 0 && n % failEvery === 3) || Math.random() < failRate) return Effect.fail(new Error("failure"))
-      process.stdout.write(`${m.id}\n`)
+      Fs.writeSync(out, `${m.id}\n`)
       return Effect.void
     }), { concurrency: 16 })
 })

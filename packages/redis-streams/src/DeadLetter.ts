@@ -15,7 +15,10 @@
  * Naming and Redis Cluster: the default dead-letter stream of `orders` is
  * `{orders}:dlq`, and of a stream that already has a hash tag, like
  * `{shop}:orders`, it is `{shop}:orders:dlq`. Either way both keys hash to the
- * same slot. A name you give yourself should keep that rule.
+ * same slot. A name you give yourself should keep that rule. (A stream name
+ * that contains `}` without a valid hash tag, like `a{}b`, cannot share a slot
+ * with any other key; its default is `a{}b:dlq`, in another slot, which works
+ * too: the move needs no atomicity across the two keys.)
  *
  * @since 0.1.0
  */
@@ -43,8 +46,13 @@ const hashTag = (key: string): string | undefined => {
  * @since 0.1.0
  * @category naming
  */
-export const defaultStream = (stream: string): string =>
-  hashTag(stream) !== undefined ? `${stream}:dlq` : `{${stream}}:dlq`
+export const defaultStream = (stream: string): string => {
+  if (hashTag(stream) !== undefined) return `${stream}:dlq`
+  // a name with "}" but no valid hash tag cannot be wrapped in one: it gets a plain suffix, in
+  // another slot (which works: moving a dead letter needs no atomicity across the two keys)
+  if (stream.includes("}")) return `${stream}:dlq`
+  return `{${stream}}:dlq`
+}
 
 /**
  * Metadata of a dead letter.

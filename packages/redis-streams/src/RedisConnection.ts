@@ -37,6 +37,12 @@
  *   sent again after the reconnection (ioredis's
  *   `autoResendUnfulfilledCommands`), so an XADD may, rarely, be applied twice:
  *   delivery is at least once.
+ * - An operation of `RedisBackend` that gets no reply within `commandTimeout`
+ *   resets the main connection (a silent network drop leaves a socket open
+ *   forever): the commands after it run on a fresh connection.
+ * - Sentinel connections follow Sentinel's `+switch-master` announcement
+ *   (ioredis `failoverDetector`, on by default; `ioredis: { failoverDetector:
+ *   false }` turns it off) and reconnect to the new master by themselves.
  * - Dedicated connections (`duplicate`) have no command timeout (a blocking
  *   read must be allowed to block) and no reconnection: a lost dedicated
  *   connection fails its pending command at once, and its owner opens a new

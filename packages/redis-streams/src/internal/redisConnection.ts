@@ -205,7 +205,7 @@ const plan = (options: Options): Effect.Effect<Plan, InvalidOptions> =>
 
     if (options.cluster !== undefined) {
       const nodes = yield* validateNodes("cluster.nodes", options.cluster.nodes)
-      if (db !== undefined && db !== 0) return yield* invalid("db", "Redis Cluster has only database 0")
+      if (db !== undefined && db !== 0) return yield* invalid("db", "db must be 0 with Redis Cluster (it has only database 0)")
       const clusterOptions: ClusterOptions = {
         ...options.cluster.options,
         redisOptions: { ...common, ...options.cluster.options?.redisOptions, ...options.ioredis } as never,
@@ -232,6 +232,11 @@ const plan = (options: Options): Effect.Effect<Plan, InvalidOptions> =>
         ...(db !== undefined ? { db } : {}),
         ...common,
         retryStrategy,
+        // follow a failover at once: subscribe to +switch-master on the sentinels and reconnect (through
+        // Sentinel, to the new master) when it is published. Without it a client stays on the old master
+        // until Sentinel demotes it, 8 s or more after SENTINEL FAILOVER, and every write it makes there
+        // in the meantime is discarded when the old master resyncs from the new one
+        failoverDetector: true,
         ...options.ioredis,
         lazyConnect: true
       }
