@@ -9,6 +9,7 @@
  */
 import { Effect, Scope } from "effect"
 import { spawnSync } from "node:child_process"
+import { randomBytes } from "node:crypto"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -29,6 +30,9 @@ export interface Certificates {
   /** a CA that signed nothing here: trusting only it must fail verification */
   readonly otherCa: string
   readonly otherCaFile: string
+  /** the client key encrypted with `clientKeyPassphrase` (AES-256) */
+  readonly clientKeyEncrypted: string
+  readonly clientKeyPassphrase: string
   /** a client certificate signed by the other CA: a server trusting only the CA must refuse it */
   readonly otherClientCert: string
   readonly otherClientKey: string
@@ -69,13 +73,16 @@ export const generateCertificates = (): Certificates => {
     "x509", "-req", "-in", "client.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
     "-out", "client.crt", "-days", "2", "-extfile", "client.ext"
   ])
+  // the client key, encrypted
+  const passphrase = `pass-${randomBytes(12).toString("hex")}`
+  openssl(dir, ["pkey", "-in", "client.key", "-aes256", "-passout", `pass:${passphrase}`, "-out", "client-enc.key"])
   // a client of the other CA
   openssl(dir, ["req", ...EC, "-keyout", "stranger.key", "-out", "stranger.csr", "-subj", "/CN=ers stranger"])
   openssl(dir, [
     "x509", "-req", "-in", "stranger.csr", "-CA", "other.crt", "-CAkey", "other.key", "-CAcreateserial",
     "-out", "stranger.crt", "-days", "2", "-extfile", "client.ext"
   ])
-  for (const f of ["ca.key", "other.key", "server.key", "client.key", "stranger.key"]) Fs.chmodSync(file(f), 0o600)
+  for (const f of ["ca.key", "other.key", "server.key", "client.key", "client-enc.key", "stranger.key"]) Fs.chmodSync(file(f), 0o600)
   const read = (name: string) => Fs.readFileSync(file(name), "utf8")
   return {
     dir,
@@ -87,6 +94,8 @@ export const generateCertificates = (): Certificates => {
     clientKey: read("client.key"),
     clientCertFile: file("client.crt"),
     clientKeyFile: file("client.key"),
+    clientKeyEncrypted: read("client-enc.key"),
+    clientKeyPassphrase: passphrase,
     otherCa: read("other.crt"),
     otherCaFile: file("other.crt"),
     otherClientCert: read("stranger.crt"),
