@@ -302,10 +302,10 @@ plainIt.scopedLive("memory stays bounded: 30 entries of 10 MB, batches of 2, max
   }), { timeout: 180_000 })
 
 // ---------------------------------------------------------------------------
-// known gaps: `.fails` until fixed (then drop `.fails`); see the report
+// gaps found by this suite, now fixed
 // ---------------------------------------------------------------------------
 
-plainIt.effect.fails("KNOWN GAP (internal/codec.ts fieldsToRecord): a field named __proto__ is lost from `fields` and `body`", () =>
+plainIt.effect("a field named __proto__ is kept in `fields` and `body`", () =>
   Effect.gen(function*() {
     const backend = yield* StreamsBackend.StreamsBackend
     yield* backend.add("proto", ["__proto__", "polluted", "a", "1"])
@@ -320,7 +320,7 @@ interface Tree {
 }
 const Tree: Schema.Schema<Tree> = Schema.Struct({ children: Schema.Array(Schema.suspend(() => Tree)) })
 
-plainIt.effect.fails("KNOWN GAP (internal/codec.ts decode): a schema that throws (stack overflow on deep JSON) kills the consumer instead of dead-lettering", () =>
+plainIt.effect("a schema that throws (stack overflow on deep JSON) dead-letters the entry instead of killing the consumer", () =>
   Effect.gen(function*() {
     const backend = yield* StreamsBackend.StreamsBackend
     const deep = "{\"children\":[".repeat(20_000) + "]}".repeat(20_000)

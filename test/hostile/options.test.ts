@@ -183,9 +183,8 @@ describe("invalid options are rejected when the service is built", () => {
       }
     }).pipe(Effect.scoped, Effect.provide(InMemoryBackend.layer)))
 
-  // KNOWN GAP (Producer.ts / Consumer.ts, see the report): today Codec.make treats any encoding but "fields" as
-  // "json", so these are accepted; `.fails` flips to a failure once they are rejected: then drop `.fails`
-  it.effect.fails("KNOWN GAP: an unknown encoding is InvalidOptions (Producer, Consumer)", () =>
+  // an unknown encoding used to be treated as "json"
+  it.effect("an unknown encoding is InvalidOptions (Producer, Consumer)", () =>
     Effect.gen(function*() {
       yield* rejects(Producer.make({ stream: "s", encoding: "xml" as "json" }), "encoding", "Producer encoding")
       yield* rejects(

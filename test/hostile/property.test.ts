@@ -184,7 +184,7 @@ const runScenario = (sc: Scenario, seed: number, stats: Stats) =>
       batchSize: sc.batchSize,
       maxWait: "10 millis",
       blockTime: "20 millis",
-      // well above maxWait plus the time to collect a batch: see the KNOWN GAP test below
+      // well above maxWait plus the time to collect a batch (reclaim runs only between batches: see below)
       claimIdle: "300 millis",
       claimInterval: "20 millis",
       maxDeliveries: MAX_DELIVERIES,
@@ -246,8 +246,6 @@ const runScenario = (sc: Scenario, seed: number, stats: Stats) =>
         problems.push(`unknown dead letter ${d.meta.id}`)
         continue
       }
-      // (an oversize entry redelivered past maxDeliveries after a crash is copied in full today: KNOWN GAP test below)
-      if (sc.specs[i]!.kind === "oversize" && crashes.count > 0) continue
       const original = sc.specs[i]!.kind === "oversize" ? [] : fieldsOf(sc.specs[i]!, i)
       if (JSON.stringify(d.original) !== JSON.stringify(original)) problems.push(`#${i}: dead letter fields differ`)
     }
@@ -290,11 +288,9 @@ const property = (
     }), { timeout: 600_000 })
 
 describe("Consumer property: every entry ends acknowledged or dead-lettered", () => {
-  // KNOWN GAP (Consumer.ts, handleRedelivered): an oversize entry is dead-lettered with metadata only when first
-  // read, but when it comes back past maxDeliveries (a crash between the dead-letter XADD and the XACK, or a
-  // handler that kept failing) the exhausted-deliveries branch copies all its fields into the dead-letter stream,
-  // without the size check. Found by the property below with crashes; `.fails` until fixed, then drop it.
-  it.live.fails("KNOWN GAP: an oversize entry redelivered after a crash is still dead-lettered with metadata only", () =>
+  // found by the property below with crashes: an oversize entry that comes back past maxDeliveries (a crash between
+  // the dead-letter XADD and the XACK) used to be copied in full into the dead-letter stream
+  it.live("an oversize entry redelivered after a crash is still dead-lettered with metadata only", () =>
     Effect.gen(function*() {
       const backend = yield* StreamsBackend.StreamsBackend
       yield* backend.add("oversize", ["pad", "x".repeat(1000)])
@@ -312,11 +308,9 @@ describe("Consumer property: every entry ends acknowledged or dead-lettered", ()
       assert.deepStrictEqual(dlq.map((d) => d.original), [[], []], "both copies hold metadata only")
     }).pipe(Effect.provide(Layer.merge(InMemoryBackend.layer, testLogLevel))), { timeout: 20_000 })
 
-  // KNOWN GAP (Consumer.ts, collect): XAUTOCLAIM runs while a batch collects, so when collecting takes longer
-  // than claimIdle (maxWait > claimIdle, or slow dead-lettering under load) the consumer reclaims entries of the
-  // batch it is collecting from itself: the batch holds them twice or more, their delivery count grows, and past
-  // maxDeliveries they are dead-lettered without ever reaching a handler. `.fails` until fixed, then drop it.
-  it.live.fails("KNOWN GAP: a batch never holds the same entry twice (maxWait 2 s > claimIdle 300 ms)", () =>
+  // XAUTOCLAIM used to run while a batch collected, so with collecting longer than claimIdle the consumer reclaimed
+  // entries of that very batch from itself (counts #1..#5 in one batch); reclaim now runs only between batches
+  it.live("a batch never holds the same entry twice (maxWait 2 s > claimIdle 300 ms)", () =>
     Effect.gen(function*() {
       const backend = yield* StreamsBackend.StreamsBackend
       yield* backend.add("dup", ["n", "1"])

@@ -500,3 +500,16 @@ describe("RedisBackend (Redis-specific)", () => {
       assert.strictEqual(spans[3]!.kind, "consumer")
     }))
 })
+
+describe("RedisBackend error replies of a server that cannot serve now", () => {
+  it.scopedLive("READONLY from a replica is a RedisConnectionError (retried by consumers), not a command error", () =>
+    Effect.gen(function*() {
+      // a replica (of an address nobody serves) is read-only
+      const replica = yield* startRedisServer({ args: ["--replicaof", "127.0.0.1", "1"] })
+      const { backend } = yield* build({ url: replica.url })
+      const error = yield* failure(backend.add(uniqueKey("ro"), ["a", "1"]))
+      assert.strictEqual(error._tag, "RedisConnectionError")
+      assert.include(error.message, "READONLY")
+      assert.include(error.message, "cannot be served now")
+    }))
+})

@@ -240,6 +240,7 @@ const resolve = (options: Options<any, any>): Effect.Effect<Resolved, InvalidOpt
       1
     )
     const maxDeliveries = yield* V.integer("maxDeliveries", options.maxDeliveries ?? 5, 1)
+    yield* V.encoding(options.encoding)
     const deadLetterStream = options.deadLetterStream === undefined
       ? DeadLetter.defaultStream(stream)
       : yield* V.nonEmpty("deadLetterStream", options.deadLetterStream)
@@ -430,6 +431,13 @@ export const make: {
     const lastErrors = new LastErrors()
 
     const createGroup = backend.createGroup(o.stream, o.group, { id: o.startId, mkStream: true })
+    if (o.claimIdleMs !== undefined && o.claimIdleMs <= o.maxWaitMs) {
+      yield* Effect.logWarning(
+        `claimIdle (${o.claimIdleMs} ms) is not longer than maxWait (${o.maxWaitMs} ms): other consumers may ` +
+          `reclaim entries of a batch that is still collecting, and handle them twice; make claimIdle longer ` +
+          `than maxWait plus the time a batch takes to process`
+      ).pipe(Effect.annotateLogs(annotations))
+    }
     const created = yield* createGroup
     if (created) yield* Effect.logInfo(`created consumer group "${o.group}" on "${o.stream}" at ${o.startId}`)
     yield* backend.createConsumer(o.stream, o.group, o.name)
@@ -554,11 +562,13 @@ export const make: {
         for (const e of live) {
           const deliveries = counts.get(e.id) ?? 2
           if (deliveries > o.maxDeliveries) {
+            const oversize = entrySize(e.fields, o.maxEntryBytes) > o.maxEntryBytes
             yield* resilient(deadLetter(
               e.id,
-              e.fields,
+              oversize ? [] : e.fields,
               deliveries,
-              lastErrors.get(e.id) ?? `delivered ${deliveries} times, more than maxDeliveries (${o.maxDeliveries})`
+              (lastErrors.get(e.id) ?? `delivered ${deliveries} times, more than maxDeliveries (${o.maxDeliveries})`) +
+                (oversize ? `; the entry is larger than maxEntryBytes (${o.maxEntryBytes}): fields not copied` : "")
             ))
           } else {
             yield* toMessage(e.id, e.fields, deliveries, out)
@@ -645,7 +655,9 @@ export const make: {
               continue
             }
             const now = yield* Clock.currentTimeMillis
-            if (o.claimIdleMs !== undefined && now >= state.nextReclaimAt) {
+            // reclaim only before a batch has entries: otherwise, with a batch collecting for longer than
+            // claimIdle, the consumer would reclaim the entries of that very batch from itself
+            if (o.claimIdleMs !== undefined && out.length === 0 && now >= state.nextReclaimAt) {
               const r = yield* resilient(backend.autoClaim({
                 stream: o.stream,
                 group: o.group,
@@ -741,10 +753,13 @@ export const make: {
               })
             )
           yield* Effect.forEach(batch.messages, one, { concurrency, discard: true }).pipe(
-            Effect.onInterrupt(() =>
-              ackSucceeded.pipe(
-                Effect.catchAll((e) => Effect.logError(`could not acknowledge after interruption: ${e.message}`))
-              )
+            // interrupted, or failed (a dead-letter move refused, a defect): what succeeded is acknowledged
+            Effect.onExit((exit) =>
+              exit._tag === "Success"
+                ? Effect.void
+                : ackSucceeded.pipe(
+                  Effect.catchAll((e) => Effect.logError(`could not acknowledge the handled messages: ${e.message}`))
+                )
             )
           )
           yield* ackSucceeded

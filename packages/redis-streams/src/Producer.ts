@@ -30,6 +30,7 @@ import * as Layer from "effect/Layer"
 import type * as Schema from "effect/Schema"
 import * as Codec from "./internal/codec.js"
 import { spanned } from "./internal/tracing.js"
+import * as V from "./internal/validate.js"
 import { validateStreamId } from "./internal/validate.js"
 import { type Fields, StreamsBackend, type Trim } from "./StreamsBackend.js"
 import { type BackendError, InvalidOptions, MessageEncodeError } from "./StreamsError.js"
@@ -118,6 +119,9 @@ const validate = (options: Options<any, any>): Effect.Effect<void, InvalidOption
   Effect.suspend(() => {
     if (typeof options.stream !== "string" || options.stream.length === 0) {
       return Effect.fail(new InvalidOptions({ option: "stream", message: "stream must be a non-empty string" }))
+    }
+    if (options.encoding !== undefined && options.encoding !== "fields" && options.encoding !== "json") {
+      return V.encoding(options.encoding)
     }
     const trim = options.trim
     if (trim !== undefined) {

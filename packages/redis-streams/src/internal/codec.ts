@@ -60,11 +60,28 @@ export const fieldsEncodable = (ast: AST.AST): boolean => {
   return target.propertySignatures.every((ps) => typeof ps.name === "string" && isStringLike(ps.type))
 }
 
-/** flat fields -> object (the last value wins for a repeated field, as most clients do) */
+/**
+ * flat fields -> object (the last value wins for a repeated field, as most
+ * clients do); a field named `__proto__` is kept as an own property
+ */
 export const fieldsToRecord = (fields: Fields): Record<string, string> => {
   const out: Record<string, string> = {}
-  for (let i = 0; i + 1 < fields.length; i += 2) out[fields[i]!] = fields[i + 1]!
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const key = fields[i]!
+    if (key === "__proto__") {
+      Object.defineProperty(out, key, { value: fields[i + 1]!, enumerable: true, writable: true, configurable: true })
+    } else out[key] = fields[i + 1]!
+  }
   return out
+}
+
+/** a schema whose decoding throws (a stack overflow on deeply nested input) is a decode failure, not a crash */
+const guarded = <A>(decode: () => Either.Either<A, string>): Either.Either<A, string> => {
+  try {
+    return decode()
+  } catch (e) {
+    return Either.left(`decoding threw: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`)
+  }
 }
 
 /** object -> flat fields */
@@ -114,10 +131,11 @@ export const make = <A, I>(schema: Schema.Schema<A, I, never>, encoding?: Encodi
         if (out.length === 0) return Either.left("a stream entry needs at least one field")
         return Either.right(out)
       },
-      decode: (fields) => {
-        const r = decodeSync(fieldsToRecord(fields))
-        return Either.isLeft(r) ? Either.left(formatError(r.left)) : Either.right(r.right)
-      }
+      decode: (fields) =>
+        guarded(() => {
+          const r = decodeSync(fieldsToRecord(fields))
+          return Either.isLeft(r) ? Either.left(formatError(r.left)) : Either.right(r.right)
+        })
     }
   }
   return {
@@ -134,7 +152,9 @@ export const make = <A, I>(schema: Schema.Schema<A, I, never>, encoding?: Encodi
       if (json === undefined) return Either.left("the encoded value is not JSON serializable")
       return Either.right([JSON_FIELD, json])
     },
-    decode: (fields) => {
+    decode: (fields) => guarded(() => decodeJson(fields))
+  }
+  function decodeJson(fields: Fields): Either.Either<A, string> {
       let raw: string | undefined
       for (let i = 0; i + 1 < fields.length; i += 2) {
         if (fields[i] === JSON_FIELD) raw = fields[i + 1]
@@ -148,6 +168,5 @@ export const make = <A, I>(schema: Schema.Schema<A, I, never>, encoding?: Encodi
       }
       const r = decodeSync(parsed)
       return Either.isLeft(r) ? Either.left(formatError(r.left)) : Either.right(r.right)
-    }
   }
 }

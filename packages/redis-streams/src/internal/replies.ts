@@ -435,11 +435,17 @@ const permissionDenied = (reply: string, label: string, key: string): Permission
   })
 }
 
+/** error replies of a server that is there but cannot serve the command now */
+const TRANSIENT = /^(READONLY|LOADING|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|NOREPLICAS|BUSY )/
+
 /**
  * Map any failure of a command to the port's typed errors:
  * NOGROUP -> GroupNotFound, WRONGTYPE -> WrongKeyType, "no such key" and
  * "requires the key to exist" -> StreamNotFound, NOPERM (and a script's
- * refused command or key) -> PermissionDenied, any other error reply ->
+ * refused command or key) -> PermissionDenied,
+ * READONLY, LOADING, MASTERDOWN, TRYAGAIN, CLUSTERDOWN, NOREPLICAS and BUSY
+ * (a server that cannot serve the command now) -> RedisConnectionError, so the
+ * Consumer's reconnect policy retries them, any other error reply ->
  * RedisCommandError (with the raw reply), a reply of an unexpected shape ->
  * RedisCommandError, anything else (closed connection, command timeout, retries
  * exhausted) -> RedisConnectionError naming the endpoint. Causes are kept
@@ -485,6 +491,15 @@ export const toBackendError = (
     }
     const denied = permissionDenied(reply, command, stream)
     if (denied !== undefined) return denied
+    if (TRANSIENT.test(reply)) {
+      // the server is there but cannot serve this now (a failover, a replica, loading, a resharding):
+      // a connection-class failure, so the Consumer's reconnect policy retries it
+      return new RedisConnectionError({
+        endpoint,
+        message: `${command} ${stream} on ${endpoint} cannot be served now: ${reply}`,
+        cause: safeCause(cause)
+      })
+    }
     return new RedisCommandError({
       command,
       reply,

@@ -56,3 +56,11 @@ export const duration = (
   }
   return Effect.succeed(ms)
 }
+
+/** the `encoding` option: absent, "fields" or "json" */
+export const encoding = (value: unknown): Effect.Effect<void, InvalidOptions> =>
+  value === undefined || value === "fields" || value === "json"
+    ? Effect.void
+    : Effect.fail(
+      new InvalidOptions({ option: "encoding", message: `encoding must be "fields" or "json", got ${JSON.stringify(value)}` })
+    )
