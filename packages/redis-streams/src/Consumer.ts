@@ -471,7 +471,7 @@ export const make: {
 
     const ackIds = (ids: ReadonlyArray<string>): Effect.Effect<number, BackendError> => {
       if (ids.length === 0) return Effect.succeed(0)
-      for (const id of ids) lastErrors.delete(id)
+      if (lastErrors.size > 0) for (const id of ids) lastErrors.delete(id)
       return spanned(
         o.deleteOnAck ? backend.ackAndDelete(o.stream, o.group, ids) : backend.ack(o.stream, o.group, ids),
         "Consumer.ack",
