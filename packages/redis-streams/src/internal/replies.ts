@@ -366,7 +366,7 @@ const isBackendError = (u: unknown): u is BackendError =>
 export const isReplyError = (u: unknown): u is Error =>
   u instanceof Error && (u.name === "ReplyError" || u.constructor?.name === "ReplyError")
 
-const streamNotFound = (stream: string, command: string) =>
+export const streamNotFound = (stream: string, command: string) =>
   new StreamNotFound({ stream, command, message: `${command}: stream '${stream}' does not exist` })
 
 /**
@@ -439,6 +439,56 @@ const permissionDenied = (reply: string, label: string, key: string): Permission
 const TRANSIENT = /^(READONLY|LOADING|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|NOREPLICAS|BUSY )/
 
 /**
+ * Map an error reply of the server (or of the in-memory engine, which sends
+ * the same texts) to the port's typed errors; see `toBackendError`.
+ */
+export const fromReply = (
+  reply: string,
+  command: string,
+  stream: string,
+  group: string | undefined,
+  endpoint: string,
+  cause?: unknown
+): BackendError => {
+  if (reply.startsWith("NOGROUP")) {
+    const g = group ?? "?"
+    return new GroupNotFound({
+      stream,
+      group: g,
+      command,
+      message: `${command}: consumer group '${g}' does not exist on stream '${stream}' (or the stream does not exist)`
+    })
+  }
+  if (reply.startsWith("WRONGTYPE")) {
+    return new WrongKeyType({
+      key: stream,
+      command,
+      message: `${command}: key '${stream}' holds another type than a stream`
+    })
+  }
+  if (reply.startsWith("ERR no such key") || reply.includes("requires the key to exist")) {
+    return streamNotFound(stream, command)
+  }
+  const denied = permissionDenied(reply, command, stream)
+  if (denied !== undefined) return denied
+  if (TRANSIENT.test(reply)) {
+    // the server is there but cannot serve this now (a failover, a replica, loading, a resharding):
+    // a connection-class failure, so the Consumer's reconnect policy retries it
+    return new RedisConnectionError({
+      endpoint,
+      message: `${command} ${stream} on ${endpoint} cannot be served now: ${reply}`,
+      ...(cause !== undefined ? { cause: safeCause(cause) } : {})
+    })
+  }
+  return new RedisCommandError({
+    command,
+    reply,
+    message: `${command} ${stream} failed: ${reply}`,
+    ...(cause !== undefined ? { cause: safeCause(cause) } : {})
+  })
+}
+
+/**
  * Map any failure of a command to the port's typed errors:
  * NOGROUP -> GroupNotFound, WRONGTYPE -> WrongKeyType, "no such key" and
  * "requires the key to exist" -> StreamNotFound, NOPERM (and a script's
@@ -467,46 +517,7 @@ export const toBackendError = (
       cause
     })
   }
-  if (isReplyError(cause)) {
-    const err = innermost(cause)
-    const reply = err.message
-    if (reply.startsWith("NOGROUP")) {
-      const g = group ?? "?"
-      return new GroupNotFound({
-        stream,
-        group: g,
-        command,
-        message: `${command}: consumer group '${g}' does not exist on stream '${stream}' (or the stream does not exist)`
-      })
-    }
-    if (reply.startsWith("WRONGTYPE")) {
-      return new WrongKeyType({
-        key: stream,
-        command,
-        message: `${command}: key '${stream}' holds another type than a stream`
-      })
-    }
-    if (reply.startsWith("ERR no such key") || reply.includes("requires the key to exist")) {
-      return streamNotFound(stream, command)
-    }
-    const denied = permissionDenied(reply, command, stream)
-    if (denied !== undefined) return denied
-    if (TRANSIENT.test(reply)) {
-      // the server is there but cannot serve this now (a failover, a replica, loading, a resharding):
-      // a connection-class failure, so the Consumer's reconnect policy retries it
-      return new RedisConnectionError({
-        endpoint,
-        message: `${command} ${stream} on ${endpoint} cannot be served now: ${reply}`,
-        cause: safeCause(cause)
-      })
-    }
-    return new RedisCommandError({
-      command,
-      reply,
-      message: `${command} ${stream} failed: ${reply}`,
-      cause: safeCause(cause)
-    })
-  }
+  if (isReplyError(cause)) return fromReply(innermost(cause).message, command, stream, group, endpoint, cause)
   const text = cause instanceof Error ? cause.message : String(cause)
   return new RedisConnectionError({
     endpoint,

@@ -8,14 +8,8 @@
  *
  * @internal
  */
-import {
-  type BackendError,
-  GroupNotFound,
-  RedisCommandError,
-  RedisConnectionError,
-  StreamNotFound,
-  WrongKeyType
-} from "../../StreamsError.js"
+import { type BackendError, RedisConnectionError } from "../../StreamsError.js"
+import { fromReply, streamNotFound } from "../replies.js"
 
 /** the endpoint named by connection errors of the in-memory backend */
 export const ENDPOINT = "memory"
@@ -42,39 +36,13 @@ export const notInteger = (command: string): ReplyError =>
 /** the nil reply of XADD NOMKSTREAM on a missing key */
 export const nomkstreamNil = (command: string): ReplyError => new ReplyError(command, "", true)
 
-/** map an engine error to the port's typed error */
+/** map an engine error to the port's typed error, as the Redis backend maps the same reply */
 export const toBackendError = (
   err: ReplyError,
   stream: string,
   group: string | undefined
-): BackendError => {
-  const command = err.command
-  const reply = err.reply
-  if (err.nil) return streamNotFound(stream, command)
-  if (reply.startsWith("NOGROUP")) {
-    const g = group ?? "?"
-    return new GroupNotFound({
-      stream,
-      group: g,
-      command,
-      message: `${command}: consumer group '${g}' does not exist on stream '${stream}' (or the stream does not exist)`
-    })
-  }
-  if (reply.startsWith("WRONGTYPE")) {
-    return new WrongKeyType({
-      key: stream,
-      command,
-      message: `${command}: key '${stream}' holds another type than a stream`
-    })
-  }
-  if (reply.startsWith("ERR no such key") || reply.includes("requires the key to exist")) {
-    return streamNotFound(stream, command)
-  }
-  return new RedisCommandError({ command, reply, message: `${command} ${stream} failed: ${reply}` })
-}
-
-const streamNotFound = (stream: string, command: string) =>
-  new StreamNotFound({ stream, command, message: `${command}: stream '${stream}' does not exist` })
+): BackendError =>
+  err.nil ? streamNotFound(stream, err.command) : fromReply(err.reply, err.command, stream, group, ENDPOINT)
 
 /** the error of a call on a blocking reader whose scope was closed */
 export const readerClosed = (command: string, stream: string): RedisConnectionError =>
