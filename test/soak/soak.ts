@@ -188,14 +188,16 @@ const main = async () => {
       const spawnChild = (name: string) => {
         const file = Path.join(outDir, `${name}.log`)
         tails.push({ file, offset: 0, rest: "" })
-        const c = spawn(process.execPath, ["--import", "tsx", Path.join(import.meta.dirname, "soakWorker.ts")], {
+        const c = spawn(process.execPath, ["--import", "tsx", Path.join(import.meta.dirname, "../src/consumerWorker.ts")], {
           env: {
             ...process.env,
             REDIS_URL: url,
             STREAM,
             GROUP,
             CONSUMER: name,
+            CONSUMER_OPTIONS: JSON.stringify(consumerOptions),
             FAIL_RATE: String(FAIL_RATE),
+            RECORD: "n",
             OUT_FILE: file
           },
           stdio: ["ignore", "ignore", "inherit"]

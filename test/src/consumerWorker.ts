@@ -1,15 +1,19 @@
 /**
- * A consumer in its own process, for tests that kill it with SIGKILL.
+ * A consumer in its own process, for tests (and the soak) that kill it with SIGKILL: a real crash,
+ * nothing acknowledged, nothing cleaned up.
  *
- * env: REDIS_URL, STREAM, GROUP, CONSUMER, FAIL_EVERY (an entry whose field n is a multiple of
- * FAIL_EVERY plus 3 always fails), FAIL_RATE (random failures, 0..1), OUT_FILE.
- * Prints "ready" once consuming. Appends the id of every message it handled successfully to OUT_FILE,
- * one per line, synchronously and before that message is acknowledged (output to a pipe is buffered
- * and lost on SIGKILL; a synchronous file write is not).
+ * env: REDIS_URL, STREAM, GROUP, CONSUMER, OUT_FILE; CONSUMER_OPTIONS (JSON: batchSize, maxWait, …;
+ * merged over the defaults below); FAIL_RATE (random handler failures, 0..1); FAIL_EVERY (an entry
+ * whose field n is a multiple of FAIL_EVERY plus 3 always fails); RECORD ("id", the default, or "n":
+ * what is written per handled message).
+ * Prints "ready" once consuming. Appends what it records for every message it handled successfully to
+ * OUT_FILE, one per line, with a synchronous write to a regular file, before that message is
+ * acknowledged: that survives a SIGKILL (writes to a pipe are buffered in this process and lost with
+ * it, hundreds of lines at a time). Exits when its parent is gone.
  */
 import { Effect, Logger, LogLevel, Redacted } from "effect"
-import * as Fs from "node:fs"
 import { Consumer, RedisBackend } from "effect-redis-streams"
+import * as Fs from "node:fs"
 
 const env = (name: string): string => {
   const value = process.env[name]
@@ -17,27 +21,35 @@ const env = (name: string): string => {
   return value
 }
 const failEvery = Number(process.env["FAIL_EVERY"] ?? 0)
-const out = Fs.openSync(env("OUT_FILE"), "a")
 const failRate = Number(process.env["FAIL_RATE"] ?? 0)
+const record = process.env["RECORD"] === "n" ? "n" : "id"
+const options = JSON.parse(process.env["CONSUMER_OPTIONS"] ?? "{}") as Partial<Consumer.Options>
+const out = Fs.openSync(env("OUT_FILE"), "a")
+
+const parent = process.ppid
+setInterval(() => {
+  if (process.ppid !== parent) process.exit(1)
+}, 500).unref()
 
 const program = Effect.gen(function*() {
   const consumer = yield* Consumer.make({
-    stream: env("STREAM"),
-    group: env("GROUP"),
-    consumer: env("CONSUMER"),
     batchSize: 100,
     maxWait: "20 millis",
     blockTime: "200 millis",
     claimIdle: "1 second",
     claimInterval: "200 millis",
-    maxDeliveries: 10
+    maxDeliveries: 10,
+    ...options,
+    stream: env("STREAM"),
+    group: env("GROUP"),
+    consumer: env("CONSUMER")
   })
   process.stdout.write("ready\n")
   yield* consumer.process((m) =>
     Effect.suspend(() => {
       const n = Number(m.fields["n"])
       if ((failEvery > 0 && n % failEvery === 3) || Math.random() < failRate) return Effect.fail(new Error("failure"))
-      Fs.writeSync(out, `${m.id}\n`)
+      Fs.writeSync(out, `${record === "n" ? m.fields["n"] : m.id}\n`)
       return Effect.void
     }), { concurrency: 16 })
 })
