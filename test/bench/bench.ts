@@ -64,32 +64,36 @@ const libProduce = (stream: string) =>
   })
 
 const libConsume = (stream: string, group: string, consumers: number) =>
-  Effect.gen(function*() {
+  Effect.scoped(Effect.gen(function*() {
+    // consumers are built before the clock starts, as the raw side connects its clients before it
+    const built = yield* Effect.forEach(
+      Array.from({ length: consumers }, (_, i) => i),
+      (i) =>
+        Consumer.make({
+          stream,
+          group,
+          consumer: `lib-${i}`,
+          batchSize: BATCH,
+          maxWait: 0,
+          emitEmpty: true,
+          claimIdle: false
+        })
+    )
     let total = 0
     const t = now()
     yield* Effect.forEach(
-      Array.from({ length: consumers }, (_, i) => i),
-      (i) =>
-        Effect.scoped(Effect.gen(function*() {
-          const consumer = yield* Consumer.make({
-            stream,
-            group,
-            consumer: `lib-${i}`,
-            batchSize: BATCH,
-            maxWait: 0,
-            emitEmpty: true,
-            claimIdle: false
-          })
-          yield* consumer.batches.pipe(
-            Stream.takeWhile((b) => b.messages.length > 0),
-            Stream.runForEach((b) => Effect.zipRight(b.ack, Effect.sync(() => (total += b.messages.length))))
-          )
-        })),
+      built,
+      (consumer) =>
+        consumer.batches.pipe(
+          Stream.takeWhile((b) => b.messages.length > 0),
+          Stream.runForEach((b) => Effect.zipRight(b.ack, Effect.sync(() => (total += b.messages.length))))
+        ),
       { concurrency: "unbounded", discard: true }
     )
+    const rate = N / ((now() - t) / 1000)
     if (total !== N) throw new Error(`library consume read ${total} of ${N}`)
-    return N / ((now() - t) / 1000)
-  })
+    return rate
+  }))
 
 const main = Effect.gen(function*() {
   let server: RedisServerProcess | undefined
