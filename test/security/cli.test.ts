@@ -261,4 +261,33 @@ layer(Layer.merge(envLayer, testLogLevel), { excludeTestServices: true, timeout:
       assert.strictEqual(refused.code, 1)
       assert.include(refused.stderr, "TLS certificate problem")
     }))
+
+  it.scoped("over TLS with --tls-ca, and with a client certificate (--tls-cert, --tls-key) where the server requires one", () =>
+    Effect.gen(function*() {
+      const certs = yield* certificates
+      const server = yield* startTlsRedisServer(certs)
+      const stream = uniqueKey("cli")
+      const url = `rediss://127.0.0.1:${server.tlsPort}`
+      ok(yield* run(["produce", stream, "--field", "a=1", "--url", url, "--tls-ca", certs.caFile]), "produce with --tls-ca")
+      const info = yield* run(["info", stream, "--json", "--url", url, "--tls-ca", certs.caFile])
+      ok(info, "info with --tls-ca")
+      assert.strictEqual(JSON.parse(info.stdout).length, 1)
+      // a CA that signed nothing here: a certificate problem, one line, exit 1
+      const wrong = yield* run(["info", stream, "--url", url, "--tls-ca", certs.otherCaFile])
+      assert.strictEqual(wrong.code, 1)
+      assert.include(wrong.stderr, "TLS certificate problem")
+
+      const mutual = yield* startTlsRedisServer(certs, { authClients: true })
+      const murl = `rediss://127.0.0.1:${mutual.tlsPort}`
+      const withCert = yield* run([
+        "produce", stream, "--field", "a=2", "--url", murl,
+        "--tls-ca", certs.caFile, "--tls-cert", certs.clientCertFile, "--tls-key", certs.clientKeyFile
+      ])
+      ok(withCert, "produce with a client certificate")
+      const withoutCert = yield* run(["info", stream, "--url", murl, "--tls-ca", certs.caFile])
+      assert.strictEqual(withoutCert.code, 1, "refused without a client certificate")
+      for (const r of [withCert, withoutCert, wrong]) {
+        assert.notInclude(r.stdout + r.stderr, certs.clientKey.split("\n")[1]!, "the client key is never printed")
+      }
+    }))
 })

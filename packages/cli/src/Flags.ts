@@ -18,7 +18,9 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import { RedisBackend } from "effect-redis-streams"
+import { RedisBackend, StreamsError as Errors } from "effect-redis-streams"
+import * as Fs from "node:fs"
+import type * as Tls from "node:tls"
 import type { RedisConnection, StreamsBackend, StreamsError } from "effect-redis-streams"
 import type * as ConfigError from "effect/ConfigError"
 
@@ -31,18 +33,50 @@ import type * as ConfigError from "effect/ConfigError"
 export const defaultUrl = "redis://127.0.0.1:6379"
 
 /**
- * `--url`: the Redis URL (optional; falls back to `REDIS_URL`).
+ * The connection flags of every command: `--url` (optional; falls back to
+ * `REDIS_URL`) and, for TLS with a private CA or client certificates,
+ * `--tls-ca`, `--tls-cert`, `--tls-key` (PEM files; the key's passphrase, if
+ * any, from the `REDIS_TLS_KEY_PASSPHRASE` environment variable). Neither the
+ * URL nor the key or passphrase is ever printed.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Connection {
+  readonly url: Option.Option<Redacted.Redacted>
+  readonly tlsCa: Option.Option<string>
+  readonly tlsCert: Option.Option<string>
+  readonly tlsKey: Option.Option<string>
+}
+
+const pemFile = (name: string, description: string): Options.Options<Option.Option<string>> =>
+  Options.file(name, { exists: "yes" }).pipe(
+    Options.withPseudoName("file"),
+    Options.withDescription(description),
+    Options.optional
+  )
+
+/**
+ * `--url`, `--tls-ca`, `--tls-cert`, `--tls-key`: see `Connection`.
  *
  * @since 0.1.0
  * @category flags
  */
-export const url: Options.Options<Option.Option<Redacted.Redacted>> = Options.redacted("url").pipe(
-  Options.withPseudoName("url"),
-  Options.withDescription(
-    `Redis URL, redis://[[user]:password@]host[:port][/db] or rediss:// for TLS; default: the REDIS_URL environment variable, else ${defaultUrl}. Never printed.`
+export const url: Options.Options<Connection> = Options.all({
+  url: Options.redacted("url").pipe(
+    Options.withPseudoName("url"),
+    Options.withDescription(
+      `Redis URL, redis://[[user]:password@]host[:port][/db] or rediss:// for TLS; default: the REDIS_URL environment variable, else ${defaultUrl}. Never printed.`
+    ),
+    Options.optional
   ),
-  Options.optional
-)
+  tlsCa: pemFile("tls-ca", "TLS: the CA certificate (PEM file) that signed the server's certificate; implies TLS"),
+  tlsCert: pemFile("tls-cert", "TLS: a client certificate (PEM file), for servers with tls-auth-clients; implies TLS"),
+  tlsKey: pemFile(
+    "tls-key",
+    "TLS: the client certificate's private key (PEM file; its passphrase, if any, from REDIS_TLS_KEY_PASSPHRASE); never printed"
+  )
+})
 
 /**
  * `--json`: machine-readable output.
@@ -196,13 +230,14 @@ export const positiveNumber = (name: string, description: string) =>
 export type Redis = StreamsBackend.StreamsBackend | RedisConnection.RedisConnection
 
 /**
- * The connection layer: `--url`, else `REDIS_URL`, else `defaultUrl`.
+ * The connection layer: `--url`, else `REDIS_URL`, else `defaultUrl`; TLS files
+ * from `--tls-ca` / `--tls-cert` / `--tls-key`.
  *
  * @since 0.1.0
  * @category connection
  */
 export const redis = (
-  urlFlag: Option.Option<Redacted.Redacted>
+  connection: Connection
 ): Layer.Layer<
   Redis,
   StreamsError.RedisConnectionError | StreamsError.InvalidOptions | ConfigError.ConfigError
@@ -210,9 +245,23 @@ export const redis = (
   Layer.unwrapEffect(
     Effect.gen(function*() {
       const fromEnv = yield* Config.option(Config.redacted("REDIS_URL"))
-      const chosen = Option.orElse(urlFlag, () => Option.filter(fromEnv, (u) => Redacted.value(u) !== ""))
+      const chosen = Option.orElse(connection.url, () => Option.filter(fromEnv, (u) => Redacted.value(u) !== ""))
       const target = Option.getOrElse(chosen, () => Redacted.make(defaultUrl))
-      return RedisBackend.layerRedis({ url: target, connectionName: "redis-streams-cli" })
+      const passphrase = yield* Config.option(Config.redacted("REDIS_TLS_KEY_PASSPHRASE"))
+      const read = (file: string) =>
+        Effect.try({
+          try: () => Fs.readFileSync(file),
+          catch: () => new Errors.InvalidOptions({ option: "tls", message: `cannot read the TLS file ${file}` })
+        })
+      const wantsTls = Option.isSome(connection.tlsCa) || Option.isSome(connection.tlsCert) ||
+        Option.isSome(connection.tlsKey)
+      if (!wantsTls) return RedisBackend.layerRedis({ url: target, connectionName: "redis-streams-cli" })
+      const tls: Tls.ConnectionOptions = {}
+      if (Option.isSome(connection.tlsCa)) tls.ca = yield* read(connection.tlsCa.value)
+      if (Option.isSome(connection.tlsCert)) tls.cert = yield* read(connection.tlsCert.value)
+      if (Option.isSome(connection.tlsKey)) tls.key = yield* read(connection.tlsKey.value)
+      if (Option.isSome(passphrase)) tls.passphrase = Redacted.value(passphrase.value)
+      return RedisBackend.layerRedis({ url: target, tls, connectionName: "redis-streams-cli" })
     })
   )
 
@@ -223,10 +272,10 @@ export const redis = (
  * @category connection
  */
 export const withRedis = <A, E, R>(
-  urlFlag: Option.Option<Redacted.Redacted>,
+  connection: Connection,
   effect: Effect.Effect<A, E, R>
 ): Effect.Effect<
   A,
   E | StreamsError.RedisConnectionError | StreamsError.InvalidOptions | ConfigError.ConfigError,
   Exclude<R, Redis>
-> => Effect.provide(effect, redis(urlFlag))
+> => Effect.provide(effect, redis(connection))
