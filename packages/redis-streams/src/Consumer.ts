@@ -309,7 +309,8 @@ class MessageImpl<A> implements Message<A> {
     readonly id: string,
     readonly rawFields: Fields,
     readonly deliveryCount: number,
-    body: A | undefined
+    body: A | undefined,
+    readonly rawBytes: ReadonlyArray<Uint8Array> | undefined
   ) {
     this.cachedBody = body
   }
@@ -507,7 +508,8 @@ export const make: {
       id: string,
       fields: Fields,
       deliveries: number,
-      out: Array<Message<any>>
+      out: Array<Message<any>>,
+      bytes: ReadonlyArray<Uint8Array> | undefined
     ): Effect.Effect<void, BackendError> => {
       const size = entrySize(fields, o.maxEntryBytes)
       if (size > o.maxEntryBytes) {
@@ -520,12 +522,21 @@ export const make: {
         ))
       }
       if (ctx.lazyBody) {
-        out.push(new MessageImpl(ctx, id, fields, deliveries, undefined))
+        out.push(new MessageImpl(ctx, id, fields, deliveries, undefined, bytes))
         return Effect.void
+      }
+      if (bytes !== undefined) {
+        return resilient(deadLetter(
+          id,
+          fields,
+          deliveries,
+          "cannot decode: a field name or value is not valid UTF-8 (the dead letter holds it with U+FFFD; " +
+            "the source stream keeps the bytes under the original id)"
+        ))
       }
       const decoded = codec.decode(fields)
       if (Either.isRight(decoded)) {
-        out.push(new MessageImpl(ctx, id, fields, deliveries, decoded.right))
+        out.push(new MessageImpl(ctx, id, fields, deliveries, decoded.right, undefined))
         return Effect.void
       }
       return resilient(deadLetter(id, fields, deliveries, `cannot decode: ${decoded.left}`))
@@ -535,10 +546,10 @@ export const make: {
     const handleRedelivered = (entries: ReadonlyArray<ReadEntry>, out: Array<Message<any>>, origin: string) =>
       Effect.gen(function*() {
         const deleted: Array<string> = []
-        const live: Array<{ readonly id: string; readonly fields: Fields }> = []
+        const live: Array<{ readonly id: string; readonly fields: Fields; readonly bytes?: ReadonlyArray<Uint8Array> | undefined }> = []
         for (const e of entries) {
           if (e.fields === null) deleted.push(e.id)
-          else live.push({ id: e.id, fields: e.fields })
+          else live.push({ id: e.id, fields: e.fields, bytes: e.bytes })
         }
         if (deleted.length > 0) {
           yield* resilient(backend.ack(o.stream, o.group, deleted))
@@ -571,7 +582,7 @@ export const make: {
                 (oversize ? `; the entry is larger than maxEntryBytes (${o.maxEntryBytes}): fields not copied` : "")
             ))
           } else {
-            yield* toMessage(e.id, e.fields, deliveries, out)
+            yield* toMessage(e.id, e.fields, deliveries, out, e.bytes)
           }
         }
       })
@@ -583,12 +594,12 @@ export const make: {
           const e = entries[i]!
           const fields = e.fields ?? []
           if (entrySize(fields, o.maxEntryBytes) > o.maxEntryBytes) break
-          out.push(new MessageImpl(ctx, e.id, fields, 1, undefined))
+          out.push(new MessageImpl(ctx, e.id, fields, 1, undefined, e.bytes))
         }
         if (i === entries.length) return Effect.void
-        return Effect.forEach(entries.slice(i), (e) => toMessage(e.id, e.fields ?? [], 1, out), { discard: true })
+        return Effect.forEach(entries.slice(i), (e) => toMessage(e.id, e.fields ?? [], 1, out, e.bytes), { discard: true })
       }
-      return Effect.forEach(entries, (e) => toMessage(e.id, e.fields ?? [], 1, out), { discard: true })
+      return Effect.forEach(entries, (e) => toMessage(e.id, e.fields ?? [], 1, out, e.bytes), { discard: true })
     }
 
     const lock = yield* Effect.makeSemaphore(1)

@@ -24,6 +24,12 @@ export interface Message<A> {
   readonly fields: Readonly<Record<string, string>>
   /** the entry's fields as Redis returned them: `[field, value, ...]` */
   readonly rawFields: Fields
+  /**
+   * the fields as raw bytes, present only when a name or value is not valid
+   * UTF-8 (Redis backend): `rawFields` then holds text with U+FFFD where bytes
+   * were not UTF-8, and these are the bytes as stored
+   */
+  readonly rawBytes: ReadonlyArray<Uint8Array> | undefined
   /** how many times the group has delivered this entry, this delivery included (1 on first delivery) */
   readonly deliveryCount: number
   readonly stream: string

@@ -38,6 +38,13 @@ export type Fields = ReadonlyArray<string>
 export interface StreamEntry {
   readonly id: string
   readonly fields: Fields
+  /**
+   * The fields as raw bytes, present only when a field name or value is not
+   * valid UTF-8 (`fields` then holds the text with U+FFFD replacements). The
+   * Redis backend reads such entries again as bytes; the in-memory backend
+   * only stores text, so it never sets this.
+   */
+  readonly bytes?: ReadonlyArray<Uint8Array> | undefined
 }
 
 /**
@@ -51,6 +58,8 @@ export interface StreamEntry {
 export interface ReadEntry {
   readonly id: string
   readonly fields: Fields | null
+  /** as `StreamEntry.bytes` */
+  readonly bytes?: ReadonlyArray<Uint8Array> | undefined
 }
 
 /**

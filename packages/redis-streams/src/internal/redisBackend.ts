@@ -8,14 +8,17 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { Command } from "ioredis"
+import { isUtf8 } from "node:buffer"
 import { createHash } from "node:crypto"
 import type { Service as Connection } from "../RedisConnection.js"
 import type {
   AddOptions,
   AutoClaimOptions,
+  BlockingReadGroupOptions,
   ClaimOptions,
   Fields,
   PendingOptions,
+  ReadEntry,
   ReadGroupOptions,
   Service,
   Trim
@@ -292,13 +295,40 @@ export const make = (connection: Connection): Service => {
     return traced(effect, "addMany", stream, "producer")
   }
 
+  /**
+   * ioredis decodes replies as UTF-8 text, replacing what is not valid UTF-8
+   * with U+FFFD. Entries whose text holds U+FFFD are read again as bytes (one
+   * XRANGE each, only for them) and carry `bytes` when they really are not
+   * valid UTF-8, so no byte is lost on the way to the handler.
+   */
+  const withBytes = <E extends ReadEntry>(stream: string, entries: ReadonlyArray<E>): Effect.Effect<ReadonlyArray<E>, BackendError> => {
+    let suspect = false
+    for (let i = 0; i < entries.length; i++) {
+      if (Replies.mayHoldBinary(entries[i]!.fields)) {
+        suspect = true
+        break
+      }
+    }
+    if (!suspect) return Effect.succeed(entries)
+    return Effect.forEach(entries, (e) =>
+      Replies.mayHoldBinary(e.fields)
+        ? Effect.map(
+          run(() => client.callBuffer("XRANGE", stream, e.id, e.id), Replies.parseBytesEntry, "XRANGE", stream, undefined),
+          (bytes) => bytes !== null && bytes.some((b) => !isUtf8(b)) ? { ...e, bytes } : e
+        )
+        : Effect.succeed(e))
+  }
+
   const readGroup = (options: ReadGroupOptions) => {
     const args: Array<Arg> = ["GROUP", options.group, options.consumer]
     if (options.count !== undefined) args.push("COUNT", options.count)
     if (options.noAck === true) args.push("NOACK")
     args.push("STREAMS", options.stream, options.id)
     return traced(
-      send("XREADGROUP", args, Replies.parseReadGroup, options.stream, options.group),
+      Effect.flatMap(
+        send("XREADGROUP", args, Replies.parseReadGroup, options.stream, options.group),
+        (entries) => withBytes(options.stream, entries)
+      ),
       "readGroup",
       options.stream,
       "consumer"
@@ -348,7 +378,10 @@ export const make = (connection: Connection): Service => {
   const claim = (options: ClaimOptions) => {
     if (options.ids.length === 0) return Effect.succeed(EMPTY)
     return traced(
-      send("XCLAIM", claimArgs(options), Replies.parseEntries, options.stream, options.group),
+      Effect.flatMap(
+        send("XCLAIM", claimArgs(options), Replies.parseEntries, options.stream, options.group),
+        (entries) => withBytes(options.stream, entries)
+      ),
       "claim",
       options.stream,
       "consumer"
@@ -383,7 +416,7 @@ export const make = (connection: Connection): Service => {
         Replies.parseAutoClaim,
         options.stream,
         options.group
-      ),
+      ).pipe(Effect.flatMap((r) => Effect.map(withBytes(options.stream, r.entries), (entries) => ({ ...r, entries })))),
       "autoClaim",
       options.stream,
       "consumer"
@@ -548,7 +581,10 @@ export const make = (connection: Connection): Service => {
     add,
     addMany,
     readGroup,
-    blockingReader: BlockingReader.make(connection),
+    blockingReader: Effect.map(BlockingReader.make(connection), (reader) => ({
+      readGroup: (options: BlockingReadGroupOptions) =>
+        Effect.flatMap(reader.readGroup(options), (entries) => withBytes(options.stream, entries))
+    })),
     ack,
     ackAndDelete,
     pendingSummary,

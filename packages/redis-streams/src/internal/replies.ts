@@ -124,6 +124,22 @@ export const parseReadGroup = (reply: unknown): ReadonlyArray<ReadEntry> => {
   return out
 }
 
+/** true when a field name or value holds U+FFFD, which ioredis puts where bytes are not valid UTF-8 */
+export const mayHoldBinary = (fields: ReadonlyArray<string> | null): boolean => {
+  if (fields === null) return false
+  for (let i = 0; i < fields.length; i++) if (fields[i]!.includes("\uFFFD")) return true
+  return false
+}
+
+/** `XRANGE key id id` read with `callBuffer`: the entry's fields as bytes, or null when it is gone */
+export const parseBytesEntry = (reply: unknown): ReadonlyArray<Uint8Array> | null => {
+  if (!Array.isArray(reply) || reply.length === 0) return null
+  const entry = reply[0] as [unknown, ReadonlyArray<unknown> | null]
+  const fields = entry[1]
+  if (!Array.isArray(fields)) return null
+  return fields.map((f) => (f instanceof Uint8Array ? f : Buffer.from(String(f))))
+}
+
 /** a plain array of ids (XCLAIM ... JUSTID) */
 export const parseIds = (reply: unknown): ReadonlyArray<string> => {
   if (reply === null) return EMPTY
