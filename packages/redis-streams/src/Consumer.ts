@@ -45,7 +45,7 @@ import * as Os from "node:os"
 import * as DeadLetter from "./DeadLetter.js"
 import * as Codec from "./internal/codec.js"
 import { spanned } from "./internal/tracing.js"
-import * as V from "./internal/validate.js"
+import * as O from "./internal/options.js"
 import type { Batch, Message } from "./Message.js"
 import { Poison } from "./Message.js"
 import { type BlockingReader, type Fields, type ReadEntry, StreamsBackend } from "./StreamsBackend.js"
@@ -207,48 +207,48 @@ interface Resolved {
   readonly maxEntryBytes: number
 }
 
+const C = "Consumer"
+
 const resolve = (options: Options<any, any>): Effect.Effect<Resolved, InvalidOptions> =>
   Effect.gen(function*() {
-    const stream = yield* V.nonEmpty("stream", options.stream)
-    const group = yield* V.nonEmpty("group", options.group)
-    const name = options.consumer === undefined ? defaultName() : yield* V.nonEmpty("consumer", options.consumer)
-    const batchSize = yield* V.integer("batchSize", options.batchSize, 1, 1_000_000)
+    const stream = yield* O.nonEmptyString(C, "stream", options.stream)
+    const group = yield* O.nonEmptyString(C, "group", options.group)
+    const name = options.consumer === undefined ? defaultName() : yield* O.nonEmptyString(C, "consumer", options.consumer)
+    const batchSize = yield* O.integer(C, "batchSize", options.batchSize, undefined, 1, 1_000_000)
     if (options.maxWait === undefined) {
-      return yield* new InvalidOptions({ option: "maxWait", message: "maxWait is required (a duration >= 0)" })
+      return yield* O.invalid(C, "maxWait", undefined, "a duration >= 0 ms (required)")
     }
-    const maxWaitMs = yield* V.duration("maxWait", options.maxWait, 0)
-    const blockMs = yield* V.duration("blockTime", options.blockTime, "2 seconds", 1)
+    const maxWaitMs = yield* O.durationMs(C, "maxWait", options.maxWait, 0)
+    const blockMs = yield* O.durationMs(C, "blockTime", options.blockTime, 2000, 1)
     let startId = "0"
     const startFrom = options.startFrom ?? "beginning"
     if (startFrom === "new") startId = "$"
     else if (startFrom !== "beginning") {
-      if (typeof startFrom !== "object" || !V.validateStreamId(startFrom.id)) {
-        return yield* new InvalidOptions({
-          option: "startFrom",
-          message: `startFrom must be "beginning", "new" or { id: "<ms>-<seq>" }, got ${JSON.stringify(startFrom)}`
-        })
+      if (typeof startFrom !== "object" || !O.isStreamId(startFrom.id)) {
+        return yield* O.invalid(C, "startFrom", startFrom, `"beginning", "new" or { id: "<ms>-<seq>" }`)
       }
       startId = startFrom.id
     }
     const claimIdleMs = options.claimIdle === false
       ? undefined
-      : yield* V.duration("claimIdle", options.claimIdle, "30 seconds", 1)
-    const claimIntervalMs = yield* V.duration(
+      : yield* O.durationMs(C, "claimIdle", options.claimIdle, 30_000, 1)
+    const claimIntervalMs = yield* O.durationMs(
+      C,
       "claimInterval",
       options.claimInterval,
-      Duration.millis(Math.min(5000, Math.max(10, Math.floor((claimIdleMs ?? 30_000) / 2)))),
+      Math.min(5000, Math.max(10, Math.floor((claimIdleMs ?? 30_000) / 2))),
       1
     )
-    const maxDeliveries = yield* V.integer("maxDeliveries", options.maxDeliveries ?? 5, 1)
-    yield* V.encoding(options.encoding)
+    const maxDeliveries = yield* O.integer(C, "maxDeliveries", options.maxDeliveries, 5, 1)
+    yield* O.encoding(C, options.encoding)
     const deadLetterStream = options.deadLetterStream === undefined
       ? DeadLetter.defaultStream(stream)
-      : yield* V.nonEmpty("deadLetterStream", options.deadLetterStream)
+      : yield* O.nonEmptyString(C, "deadLetterStream", options.deadLetterStream)
     if (deadLetterStream === stream) {
-      return yield* new InvalidOptions({ option: "deadLetterStream", message: "deadLetterStream must differ from stream" })
+      return yield* O.invalid(C, "deadLetterStream", deadLetterStream, "a stream other than `stream`")
     }
-    const shutdownMs = yield* V.duration("shutdownTimeout", options.shutdownTimeout, "10 seconds", 0)
-    const maxEntryBytes = yield* V.integer("maxEntryBytes", options.maxEntryBytes ?? 16 * 1024 * 1024, 1)
+    const shutdownMs = yield* O.durationMs(C, "shutdownTimeout", options.shutdownTimeout, 10_000, 0)
+    const maxEntryBytes = yield* O.integer(C, "maxEntryBytes", options.maxEntryBytes, 16 * 1024 * 1024, 1)
     return {
       stream,
       group,

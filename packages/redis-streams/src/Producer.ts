@@ -30,8 +30,7 @@ import * as Layer from "effect/Layer"
 import type * as Schema from "effect/Schema"
 import * as Codec from "./internal/codec.js"
 import { spanned } from "./internal/tracing.js"
-import * as V from "./internal/validate.js"
-import { validateStreamId } from "./internal/validate.js"
+import * as O from "./internal/options.js"
 import { type Fields, StreamsBackend, type Trim } from "./StreamsBackend.js"
 import { type BackendError, InvalidOptions, MessageEncodeError } from "./StreamsError.js"
 
@@ -115,37 +114,24 @@ const toTrim = (trim: TrimOptions): Trim =>
     ? { strategy: "maxlen", threshold: trim.maxlen, approximate: trim.approximate ?? true, limit: trim.limit }
     : { strategy: "minid", threshold: trim.minid, approximate: trim.approximate ?? true, limit: trim.limit }
 
+const P = "Producer"
+
 const validate = (options: Options<any, any>): Effect.Effect<void, InvalidOptions> =>
-  Effect.suspend(() => {
-    if (typeof options.stream !== "string" || options.stream.length === 0) {
-      return Effect.fail(new InvalidOptions({ option: "stream", message: "stream must be a non-empty string" }))
-    }
-    if (options.encoding !== undefined && options.encoding !== "fields" && options.encoding !== "json") {
-      return V.encoding(options.encoding)
-    }
+  Effect.gen(function*() {
+    yield* O.nonEmptyString(P, "stream", options.stream)
+    yield* O.encoding(P, options.encoding)
     const trim = options.trim
-    if (trim !== undefined) {
-      if ("maxlen" in trim) {
-        if (!Number.isInteger(trim.maxlen) || trim.maxlen < 0) {
-          return Effect.fail(
-            new InvalidOptions({ option: "trim.maxlen", message: `trim.maxlen must be an integer >= 0, got ${trim.maxlen}` })
-          )
-        }
-      } else if (!validateStreamId(trim.minid)) {
-        return Effect.fail(
-          new InvalidOptions({ option: "trim.minid", message: `trim.minid must be a stream id like "1700000000000-0", got "${trim.minid}"` })
-        )
-      }
-      if (trim.limit !== undefined && (!Number.isInteger(trim.limit) || trim.limit < 0)) {
-        return Effect.fail(
-          new InvalidOptions({ option: "trim.limit", message: `trim.limit must be an integer >= 0, got ${trim.limit}` })
-        )
-      }
-      if (trim.limit !== undefined && trim.approximate === false) {
-        return Effect.fail(new InvalidOptions({ option: "trim.limit", message: "trim.limit needs approximate trimming" }))
+    if (trim === undefined) return
+    if ("maxlen" in trim) yield* O.integer(P, "trim.maxlen", trim.maxlen, undefined, 0)
+    else if (!O.isStreamId(trim.minid)) {
+      return yield* O.invalid(P, "trim.minid", trim.minid, `a stream id like "1700000000000-0"`)
+    }
+    if (trim.limit !== undefined) {
+      yield* O.integer(P, "trim.limit", trim.limit, undefined, 0)
+      if (trim.approximate === false) {
+        return yield* O.invalid(P, "trim.limit", trim.limit, "a limit only with approximate trimming")
       }
     }
-    return Effect.void
   })
 
 /**

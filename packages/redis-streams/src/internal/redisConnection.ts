@@ -15,14 +15,14 @@ import type * as Tls from "node:tls"
 import type { HostAndPort, Options, Service } from "../RedisConnection.js"
 import { InvalidOptions, RedisConnectionError } from "../StreamsError.js"
 import { isReplyError, parseServerVersion } from "./replies.js"
-import * as validate from "./validate.js"
+import * as O from "./options.js"
 
 /** @internal */
 export type Client = Redis | Cluster
 
-const DEFAULT_CONNECT_TIMEOUT = Duration.seconds(5)
-const DEFAULT_COMMAND_TIMEOUT = Duration.seconds(10)
-const DEFAULT_QUIT_TIMEOUT = Duration.seconds(1)
+const DEFAULT_CONNECT_TIMEOUT_MS = 5000
+const DEFAULT_COMMAND_TIMEOUT_MS = 10_000
+const DEFAULT_QUIT_TIMEOUT_MS = 1000
 /** commands queued while the main client is disconnected fail after this many failed reconnection attempts */
 const MAX_RETRIES_PER_REQUEST = 3
 /** reconnection backoff of the main client: 100 ms, 200 ms, ... capped at 2 s, forever */
@@ -122,8 +122,8 @@ const validateNodes = (
   }
   return Effect.forEach(nodes, (node, i) =>
     Effect.zipRight(
-      validate.nonEmpty(`${option}[${i}].host`, node?.host),
-      validate.integer(`${option}[${i}].port`, node?.port, 1, 65535)
+      O.nonEmptyString("RedisConnection", `${option}[${i}].host`, node?.host),
+      O.integer("RedisConnection", `${option}[${i}].port`, node?.port, undefined, 1, 65535)
     ).pipe(Effect.as(node)))
 }
 
@@ -134,7 +134,7 @@ const commandTimeout = (value: Duration.DurationInput | undefined): Effect.Effec
     const decoded = Duration.decodeUnknown(value)
     if (decoded._tag === "Some" && !Duration.isFinite(decoded.value)) return Effect.succeed(Duration.infinity)
   }
-  return Effect.map(validate.duration("commandTimeout", value, DEFAULT_COMMAND_TIMEOUT, 1), Duration.millis)
+  return Effect.map(O.durationMs("RedisConnection", "commandTimeout", value, DEFAULT_COMMAND_TIMEOUT_MS, 1), Duration.millis)
 }
 
 /** the client key and its passphrase, when given as text, are secrets too */
@@ -155,11 +155,11 @@ const tlsOption = (tls: boolean | object | undefined): object | undefined =>
 
 const plan = (options: Options): Effect.Effect<Plan, InvalidOptions> =>
   Effect.gen(function*() {
-    const connectTimeoutMs = yield* validate.duration("connectTimeout", options.connectTimeout, DEFAULT_CONNECT_TIMEOUT, 1)
-    const quitTimeoutMs = yield* validate.duration("quitTimeout", options.quitTimeout, DEFAULT_QUIT_TIMEOUT, 0)
+    const connectTimeoutMs = yield* O.durationMs("RedisConnection", "connectTimeout", options.connectTimeout, DEFAULT_CONNECT_TIMEOUT_MS, 1)
+    const quitTimeoutMs = yield* O.durationMs("RedisConnection", "quitTimeout", options.quitTimeout, DEFAULT_QUIT_TIMEOUT_MS, 0)
     const commandTimeoutDuration = yield* commandTimeout(options.commandTimeout)
     if (options.connectionName !== undefined) {
-      yield* validate.nonEmpty("connectionName", options.connectionName)
+      yield* O.nonEmptyString("RedisConnection", "connectionName", options.connectionName)
       if (/\s/.test(options.connectionName)) {
         return yield* invalid("connectionName", "connectionName cannot contain spaces")
       }
@@ -187,7 +187,7 @@ const plan = (options: Options): Effect.Effect<Plan, InvalidOptions> =>
     const password = options.password !== undefined ? Redacted.value(options.password) : url?.password
     const username = options.username ?? url?.username
     const db = options.db ?? url?.db
-    if (db !== undefined) yield* validate.integer("db", db, 0)
+    if (db !== undefined) yield* O.integer("RedisConnection", "db", db, undefined, 0)
     const tls = tlsOption(options.tls ?? (url?.tls === true ? true : undefined))
     const sentinelPassword = options.sentinelPassword !== undefined
       ? Redacted.value(options.sentinelPassword)
@@ -223,7 +223,7 @@ const plan = (options: Options): Effect.Effect<Plan, InvalidOptions> =>
 
     if (options.sentinels !== undefined) {
       const sentinels = yield* validateNodes("sentinels", options.sentinels)
-      const name = yield* validate.nonEmpty("name", options.name)
+      const name = yield* O.nonEmptyString("RedisConnection", "name", options.name)
       const redisOptions: RedisOptions = {
         sentinels: sentinels.map((n) => ({ host: n.host, port: n.port })),
         name,
@@ -251,9 +251,9 @@ const plan = (options: Options): Effect.Effect<Plan, InvalidOptions> =>
     }
 
     const host = options.host ?? url?.host ?? "localhost"
-    yield* validate.nonEmpty("host", host)
+    yield* O.nonEmptyString("RedisConnection", "host", host)
     const port = options.port ?? url?.port ?? 6379
-    yield* validate.integer("port", port, 1, 65535)
+    yield* O.integer("RedisConnection", "port", port, undefined, 1, 65535)
     const redisOptions: RedisOptions = {
       host,
       port,
@@ -676,8 +676,8 @@ export const fromClient = (
   } = {}
 ): Effect.Effect<Service, RedisConnectionError | InvalidOptions, Scope.Scope> =>
   Effect.gen(function*() {
-    const connectTimeoutMs = yield* validate.duration("connectTimeout", options.connectTimeout, DEFAULT_CONNECT_TIMEOUT, 1)
-    const quitTimeoutMs = yield* validate.duration("quitTimeout", options.quitTimeout, DEFAULT_QUIT_TIMEOUT, 0)
+    const connectTimeoutMs = yield* O.durationMs("RedisConnection", "connectTimeout", options.connectTimeout, DEFAULT_CONNECT_TIMEOUT_MS, 1)
+    const quitTimeoutMs = yield* O.durationMs("RedisConnection", "quitTimeout", options.quitTimeout, DEFAULT_QUIT_TIMEOUT_MS, 0)
     const commandTimeoutDuration = yield* commandTimeout(options.commandTimeout)
     const endpoint = describeClient(client)
     const secrets = clientSecrets(client)

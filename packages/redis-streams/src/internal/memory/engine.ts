@@ -17,6 +17,7 @@ import type {
   Fields,
   GroupInfo,
   PendingEntry,
+  PendingOptions,
   PendingSummary,
   ReadEntry,
   StreamEntry,
@@ -682,15 +683,7 @@ export class Engine {
 
   /** XPENDING key group [IDLE min] start end count [consumer] */
   xpending(
-    options: {
-      readonly stream: string
-      readonly group: string
-      readonly start?: string | undefined
-      readonly end?: string | undefined
-      readonly count: number
-      readonly consumer?: string | undefined
-      readonly minIdleMs?: number | undefined
-    },
+    options: PendingOptions,
     now: number
   ): ReadonlyArray<PendingEntry> {
     const command = "XPENDING"

@@ -1,6 +1,7 @@
 /**
- * Option validation shared by Monitor and Scaler: every failure names the
- * option and the accepted range.
+ * Option validation shared by every component: each failure is an
+ * `InvalidOptions` naming the component, the option, the value given and
+ * what is accepted.
  *
  * @internal
  */
@@ -65,17 +66,17 @@ export const durationMs = (
     : Effect.fail(invalid(component, option, value, accepted))
 }
 
-/** an integer in `[min, max]`, `fallback` when absent */
+/** an integer in `[min, max]`, `fallback` when absent (required when `fallback` is undefined) */
 export const integer = (
   component: string,
   option: string,
   value: number | undefined,
-  fallback: number,
+  fallback: number | undefined,
   min: number,
   max: number = Number.MAX_SAFE_INTEGER
 ): Effect.Effect<number, InvalidOptions> => {
-  if (value === undefined) return Effect.succeed(fallback)
-  return Number.isInteger(value) && value >= min && value <= max
+  if (value === undefined && fallback !== undefined) return Effect.succeed(fallback)
+  return typeof value === "number" && Number.isInteger(value) && value >= min && value <= max
     ? Effect.succeed(value)
     : Effect.fail(
       invalid(
@@ -101,3 +102,14 @@ export const number = (
     ? Effect.succeed(value)
     : Effect.fail(invalid(component, option, value, `a number from ${min} to ${max}`))
 }
+
+const ID = /^\d+(-\d+)?$/
+
+/** a complete or incomplete stream id ("5", "5-1") */
+export const isStreamId = (id: unknown): boolean => typeof id === "string" && ID.test(id)
+
+/** the `encoding` option: absent, "fields" or "json" */
+export const encoding = (component: string, value: unknown): Effect.Effect<void, InvalidOptions> =>
+  value === undefined || value === "fields" || value === "json"
+    ? Effect.void
+    : Effect.fail(invalid(component, "encoding", value, `"fields" or "json"`))
