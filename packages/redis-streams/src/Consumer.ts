@@ -339,17 +339,22 @@ class MessageImpl<A> implements Message<A> {
   }
 }
 
-const makeBatch = <A>(ctx: Ctx<A>, messages: ReadonlyArray<Message<A>>): Batch<A> => {
-  const ids = (ms: Iterable<Message<A>>) => Array.from(ms, (m) => m.id)
-  return {
-    messages,
-    get ack() {
-      return Effect.asVoid(ctx.ackIds(ids(messages)))
-    },
-    ackMessages: (ms) => Effect.asVoid(ctx.ackIds(ids(ms))),
-    ackIds: (xs) => Effect.asVoid(ctx.ackIds(Array.from(xs)))
+const idsOf = <A>(ms: Iterable<Message<A>>): Array<string> => Array.from(ms, (m) => m.id)
+
+/** a class, not an object literal: see `Entry` in internal/replies.ts (V8 pretenuring) */
+class BatchImpl<A> implements Batch<A> {
+  constructor(readonly ctx: Ctx<A>, readonly messages: ReadonlyArray<Message<A>>) {}
+  get ack(): Effect.Effect<void, BackendError> {
+    return Effect.asVoid(this.ctx.ackIds(idsOf(this.messages)))
   }
+  // properties, not methods, so that `const { ackIds } = batch` keeps working
+  readonly ackMessages = (ms: Iterable<Message<A>>): Effect.Effect<void, BackendError> =>
+    Effect.asVoid(this.ctx.ackIds(idsOf(ms)))
+  readonly ackIds = (xs: Iterable<string>): Effect.Effect<void, BackendError> =>
+    Effect.asVoid(this.ctx.ackIds(Array.from(xs)))
 }
+
+const makeBatch = <A>(ctx: Ctx<A>, messages: ReadonlyArray<Message<A>>): Batch<A> => new BatchImpl(ctx, messages)
 
 /**
  * The size of an entry in UTF-8 bytes, computed exactly only when the cheap
@@ -645,7 +650,7 @@ export const make: {
           ).pipe(Effect.map(remember))
 
         const collect = Effect.gen(function*() {
-          const out: Array<Message<any>> = []
+          const out = new Array<Message<any>>()
           let deadline = (yield* Clock.currentTimeMillis) + o.maxWaitMs
           let finalReadDone = false
           while (out.length < o.batchSize) {

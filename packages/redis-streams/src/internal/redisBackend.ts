@@ -206,13 +206,12 @@ export const make = (connection: Connection): Service => {
         },
         fail
       )
-      if (op !== undefined) {
-        const o = op
-        return Effect.sync(() => {
-          done = true
-          inflight.delete(o)
-        })
-      }
+      // No canceler is returned, on purpose: an `Effect.async` with a canceler runs inside an
+      // `onInterrupt` region, and that made about 3 MB of short-lived objects per young-generation
+      // GC survive into the old generation (measured with --trace-gc-nvp: the Consumer's GC time
+      // went up ten times). An interrupted operation needs no canceler here: its reply (or its
+      // deadline) still arrives, removes it from `inflight`, and the resumption is ignored by the
+      // fiber, which has moved on.
     })
 
   /** one command through `client.call` */
@@ -337,8 +336,10 @@ export const make = (connection: Connection): Service => {
 
   const ack = (stream: string, group: string, ids: ReadonlyArray<string>) => {
     if (ids.length === 0) return Effect.succeed(0)
-    const args: Array<Arg> = [stream, group]
-    for (let i = 0; i < ids.length; i++) args.push(ids[i]!)
+    const args = new Array<Arg>(ids.length + 2)
+    args[0] = stream
+    args[1] = group
+    for (let i = 0; i < ids.length; i++) args[i + 2] = ids[i]!
     return traced(send("XACK", args, Replies.toInt, stream, group), "ack", stream, "consumer")
   }
 
