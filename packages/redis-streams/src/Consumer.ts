@@ -38,9 +38,12 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
 import type * as Schema from "effect/Schema"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Cause from "effect/Cause"
+import * as Channel from "effect/Channel"
+import * as Chunk from "effect/Chunk"
+import { identity } from "effect/Function"
 import * as Os from "node:os"
 import * as DeadLetter from "./DeadLetter.js"
 import * as Codec from "./internal/codec.js"
@@ -339,7 +342,13 @@ class MessageImpl<A> implements Message<A> {
   }
 }
 
-const idsOf = <A>(ms: Iterable<Message<A>>): Array<string> => Array.from(ms, (m) => m.id)
+const idsOf = <A>(ms: Iterable<Message<A>>): Array<string> => {
+  if (!Array.isArray(ms)) return Array.from(ms, (m) => m.id)
+  // a plain loop: `Array.from` with a mapping function takes the iterator path, ~10 µs per 100
+  const ids = new Array<string>(ms.length)
+  for (let i = 0; i < ms.length; i++) ids[i] = (ms[i] as Message<A>).id
+  return ids
+}
 
 /** a class, not an object literal: see `Entry` in internal/replies.ts (V8 pretenuring) */
 class BatchImpl<A> implements Batch<A> {
@@ -444,24 +453,27 @@ export const make: {
       "messaging.consumer.name": o.name
     }
     const lastErrors = new LastErrors()
+    // logs of the batch path carry the consumer's annotations also when `batches` is run directly
+    const logWarning = (message: string) => Effect.annotateLogs(Effect.logWarning(message), annotations)
+    const logInfo = (message: string) => Effect.annotateLogs(Effect.logInfo(message), annotations)
 
     const createGroup = backend.createGroup(o.stream, o.group, { id: o.startId, mkStream: true })
     if (o.claimIdleMs !== undefined && o.claimIdleMs <= o.maxWaitMs) {
-      yield* Effect.logWarning(
+      yield* logWarning(
         `claimIdle (${o.claimIdleMs} ms) is not longer than maxWait (${o.maxWaitMs} ms): other consumers may ` +
           `reclaim entries of a batch that is still collecting, and handle them twice; make claimIdle longer ` +
           `than maxWait plus the time a batch takes to process`
       ).pipe(Effect.annotateLogs(annotations))
     }
     const created = yield* createGroup
-    if (created) yield* Effect.logInfo(`created consumer group "${o.group}" on "${o.stream}" at ${o.startId}`)
+    if (created) yield* logInfo(`created consumer group "${o.group}" on "${o.stream}" at ${o.startId}`)
     yield* backend.createConsumer(o.stream, o.group, o.name)
 
     /** retry lost connections with the reconnect policy; recreate a vanished group when asked */
     const resilient = <X>(effect: Effect.Effect<X, BackendError>): Effect.Effect<X, BackendError> => {
       const withGroup: Effect.Effect<X, BackendError> = o.recreateGroup
         ? Effect.catchTag(effect, "GroupNotFound", (e) =>
-          Effect.logWarning(`${e.message}: recreating the group`).pipe(
+          logWarning(`${e.message}: recreating the group`).pipe(
             Effect.zipRight(backend.createGroup(o.stream, o.group, { id: o.startId, mkStream: true })),
             Effect.zipRight(effect)
           ))
@@ -477,7 +489,7 @@ export const make: {
           return Effect.fail(first)
         }).pipe(
           Effect.tapError((e) =>
-            isConnectionError(e) ? Effect.logWarning(`connection problem, retrying: ${e.message}`) : Effect.void
+            isConnectionError(e) ? logWarning(`connection problem, retrying: ${e.message}`) : Effect.void
           )
         )
         return Effect.retry(attempt, { schedule: reconnect, while: isConnectionError })
@@ -487,11 +499,14 @@ export const make: {
     const ackIds = (ids: ReadonlyArray<string>): Effect.Effect<number, BackendError> => {
       if (ids.length === 0) return Effect.succeed(0)
       if (lastErrors.size > 0) for (const id of ids) lastErrors.delete(id)
-      return spanned(
-        o.deleteOnAck ? backend.ackAndDelete(o.stream, o.group, ids) : backend.ack(o.stream, o.group, ids),
-        "Consumer.ack",
-        { ...attributes, "messaging.batch.message_count": ids.length },
-        "consumer"
+      const effect = o.deleteOnAck ? backend.ackAndDelete(o.stream, o.group, ids) : backend.ack(o.stream, o.group, ids)
+      // the span's attributes are built only when someone traces (this runs once per batch)
+      return Effect.tracerWith((tracer) =>
+        isDefaultTracer(tracer) ? effect : Effect.withSpan(effect, "Consumer.ack", {
+          kind: "consumer",
+          attributes: { ...attributes, "messaging.batch.message_count": ids.length },
+          captureStackTrace: false
+        })
       )
     }
 
@@ -512,7 +527,7 @@ export const make: {
         )
         yield* backend.ack(o.stream, o.group, [id])
         lastErrors.delete(id)
-        yield* Effect.logWarning(`moved ${id} to the dead-letter stream "${o.deadLetterStream}": ${error}`)
+        yield* logWarning(`moved ${id} to the dead-letter stream "${o.deadLetterStream}": ${error}`)
       }).pipe((effect) => spanned(effect, "Consumer.deadLetter", attributes, "consumer"))
 
     const ctx: Ctx<any> = { o, backend, codec, lazyBody: options.schema === undefined, ackIds, deadLetter }
@@ -567,7 +582,7 @@ export const make: {
         }
         if (deleted.length > 0) {
           yield* resilient(backend.ack(o.stream, o.group, deleted))
-          yield* Effect.logWarning(
+          yield* logWarning(
             `${deleted.length} pending entries (${origin}) were deleted or trimmed from the stream before being processed; acknowledged them: ${
               deleted.slice(0, 20).join(", ")
             }`
@@ -622,9 +637,12 @@ export const make: {
 
     const lock = yield* Effect.makeSemaphore(1)
 
-    const batches: Stream.Stream<Batch<any>, BackendError> = Stream.unwrapScoped(
-      Effect.gen(function*() {
-        yield* Effect.acquireRelease(lock.take(1), () => lock.release(1))
+    /** everything one run of `batches` needs, built in the run's scope; returns the batch loop */
+    const openRun = Effect.gen(function*() {
+        // the lock is awaited interruptibly; once taken, its release is registered in the same step
+        yield* Effect.uninterruptibleMask((restore) =>
+          Effect.zipRight(restore(lock.take(1)), Effect.addFinalizer(() => lock.release(1)))
+        )
         // read once per run: the batch loop reads the time synchronously (TestClock included)
         const clock = yield* Effect.clock
         const reader: BlockingReader = yield* Effect.retry(backend.blockingReader, {
@@ -708,14 +726,14 @@ export const make: {
               (r) => {
                 state.reclaimCursor = r.next
                 state.nextReclaimAt = r.next === "0-0" ? now + o.claimIntervalMs : now
-                const logDeleted = r.deleted.length === 0 ? Effect.void : Effect.logWarning(
+                const logDeleted = r.deleted.length === 0 ? Effect.void : logWarning(
                   `${r.deleted.length} pending entries were deleted or trimmed from the stream before being processed; Redis dropped them from the pending list: ${
                     r.deleted.slice(0, 20).join(", ")
                   }`
                 )
                 if (r.entries.length > 0) {
                   return logDeleted.pipe(
-                    Effect.zipRight(Effect.logInfo(`reclaimed ${r.entries.length} entries idle for more than ${o.claimIdleMs} ms`)),
+                    Effect.zipRight(logInfo(`reclaimed ${r.entries.length} entries idle for more than ${o.claimIdleMs} ms`)),
                     Effect.zipRight(handleRedelivered(r.entries, out, "reclaimed")),
                     Effect.zipRight(Effect.suspend(() => step(c)))
                   )
@@ -778,8 +796,22 @@ export const make: {
           ? Effect.withSpan(collectBatch, "Consumer.batch", { kind: "consumer", attributes, captureStackTrace: false })
           : collectBatch
 
-        return Stream.repeatEffect(collect)
-      }).pipe(Effect.annotateLogs(annotations))
+        const loop = (): Channel.Channel<Chunk.Chunk<Batch<any>>, unknown, BackendError, unknown, void, unknown> =>
+          Channel.flatMap(Channel.fromEffect(collect), (batch) => Channel.flatMap(Channel.write(Chunk.of(batch)), loop))
+        return loop()
+      })
+
+    /**
+     * The batches, as a channel: set up the run in its own scope, then loop. Built from channel
+     * primitives rather than `Stream.unwrapScoped(... Stream.repeatEffect(...))`, whose flatten
+     * layer costs several microseconds per element (measured: ~10% of the loop with local Redis).
+     */
+    const batches: Stream.Stream<Batch<any>, BackendError> = Stream.fromChannel(
+      Channel.flatMap(Channel.fromEffect(Scope.make()), (scope) =>
+        Channel.ensuringWith(
+          Channel.flatMap(Channel.fromEffect(Scope.extend(openRun, scope)), identity),
+          (exit) => Scope.close(scope, exit)
+        ))
     )
 
     const recordFailure = (id: string, cause: Cause.Cause<unknown>) => {
@@ -810,7 +842,7 @@ export const make: {
                     return resilient(m.deadLetter(failure.value.reason))
                   }
                   const text = recordFailure(m.id, cause)
-                  return Effect.logWarning(
+                  return logWarning(
                     `handler failed for ${m.id} (delivery ${m.deliveryCount} of at most ${o.maxDeliveries}); it stays pending: ${text}`
                   )
                 }
@@ -854,7 +886,7 @@ export const make: {
                   }
                   let text = ""
                   for (const m of batch.messages) text = recordFailure(m.id, cause)
-                  return Effect.logWarning(`batch handler failed; ${batch.messages.length} messages stay pending: ${text}`)
+                  return logWarning(`batch handler failed; ${batch.messages.length} messages stay pending: ${text}`)
                 }
               })
             ),
@@ -872,11 +904,11 @@ export const make: {
           Effect.flatMap((r) =>
             r.deleted
               ? Effect.logDebug(`removed consumer "${o.name}" from group "${o.group}"`)
-              : Effect.logInfo(
+              : logInfo(
                 `consumer "${o.name}" keeps ${r.pending} pending entries in group "${o.group}"; not removed (they will be reclaimed)`
               )
           ),
-          Effect.catchAll((e) => Effect.logWarning(`could not check consumer "${o.name}" on shutdown: ${e.message}`)),
+          Effect.catchAll((e) => logWarning(`could not check consumer "${o.name}" on shutdown: ${e.message}`)),
           Effect.annotateLogs(annotations)
         )
       )
