@@ -970,6 +970,65 @@ forEachBackend("StreamsBackend", (it, backendName) => {
       )
     }))
 
+  it.effect("claim IDLE and RETRYCOUNT: set the idle time and the delivery count (JUSTID too)", () =>
+    Effect.gen(function*() {
+      const { backend, kit } = yield* services
+      const key = kit.key("claim-idle")
+      yield* seed(key, ["1-0", "2-0", "3-0"])
+      yield* backend.createGroup(key, "g", { id: "0" })
+      yield* backend.readGroup({ stream: key, group: "g", consumer: "c1", id: ">" })
+      yield* kit.sleep(300)
+      assert.deepStrictEqual(
+        yield* backend.claimJustId({ stream: key, group: "g", consumer: "c1", minIdleMs: 0, ids: ["1-0", "2-0"], idleMs: 5000, retryCount: 0 }),
+        ["1-0", "2-0"]
+      )
+      const claimed = yield* backend.claim({ stream: key, group: "g", consumer: "c2", minIdleMs: 0, ids: ["3-0"], idleMs: 700, retryCount: 7 })
+      assert.deepStrictEqual(claimed.map((e) => e.id), ["3-0"])
+      const pending = yield* backend.pending({ stream: key, group: "g", count: 10 })
+      assert.deepStrictEqual(pending.map((p) => [p.id, p.consumer, p.deliveries]), [["1-0", "c1", 0], ["2-0", "c1", 0], ["3-0", "c2", 7]])
+      assertIdle(backendName, pending[0]!.idleMs, 5000)
+      assertIdle(backendName, pending[2]!.idleMs, 700)
+      // a negative IDLE means now
+      yield* backend.claimJustId({ stream: key, group: "g", consumer: "c1", minIdleMs: 0, ids: ["1-0"], idleMs: -5 })
+      assertIdle(backendName, (yield* backend.pending({ stream: key, group: "g", count: 1 }))[0]!.idleMs, 0)
+      // reclaimable at once by a consumer that waits for 5 s of idleness
+      const auto = yield* backend.autoClaim({ stream: key, group: "g", consumer: "c3", minIdleMs: 5000, start: "0-0" })
+      assert.deepStrictEqual(auto.entries.map((e) => e.id), ["2-0"])
+      const after = yield* backend.pending({ stream: key, group: "g", count: 10, consumer: "c3" })
+      assert.deepStrictEqual(after.map((p) => [p.id, p.deliveries]), [["2-0", 1]])
+    }))
+
+  // ---------------------------------------------------------------- ackThenRead
+
+  it.effect("ackThenRead: acknowledges, then reads new entries; each keeps its own outcome", () =>
+    Effect.gen(function*() {
+      const { backend, kit } = yield* services
+      const key = kit.key("ack-read")
+      yield* seed(key, ["1-0", "2-0", "3-0", "4-0", "5-0"])
+      yield* backend.createGroup(key, "g", { id: "0" })
+      yield* backend.readGroup({ stream: key, group: "g", consumer: "c", id: ">", count: 2 })
+      const read = { stream: key, group: "g", consumer: "c", id: ">", count: 2 }
+      const r = yield* backend.ackThenRead(key, "g", ["1-0", "2-0", "9-0"], read)
+      assert.strictEqual(r.acked, 2)
+      assert.deepStrictEqual(Either.getOrThrow(r.read).map((e) => [e.id, e.fields]), [["3-0", ["n", "3-0"]], ["4-0", ["n", "4-0"]]])
+      const pending = yield* backend.pending({ stream: key, group: "g", count: 10 })
+      assert.deepStrictEqual(pending.map((p) => [p.id, p.deliveries]), [["3-0", 1], ["4-0", 1]])
+      // with delete: acknowledged and removed from the stream
+      const d = yield* backend.ackThenRead(key, "g", ["3-0", "4-0"], { ...read, count: 10 }, { delete: true })
+      assert.strictEqual(d.acked, 2)
+      assert.deepStrictEqual(Either.getOrThrow(d.read).map((e) => e.id), ["5-0"])
+      assert.deepStrictEqual((yield* backend.range(key)).map((e) => e.id), ["1-0", "2-0", "5-0"])
+      // a read that fails does not fail the acknowledgement
+      const bad = yield* backend.ackThenRead(key, "g", ["5-0"], { ...read, group: "missing" })
+      assert.strictEqual(bad.acked, 1)
+      assert.strictEqual(Either.isLeft(bad.read) && bad.read.left._tag, "GroupNotFound")
+      // an acknowledgement that fails fails the whole
+      const text = kit.key("ack-read-string")
+      yield* kit.setString(text, "not a stream")
+      const failed = yield* Effect.flip(backend.ackThenRead(text, "g", ["5-0"], read))
+      assert.strictEqual(failed._tag, "WrongKeyType")
+    }))
+
   // ---------------------------------------------------------------- autoClaim
 
   it.effect("autoClaim: pages with a cursor, reports deleted ids and drops them from the PEL", () =>

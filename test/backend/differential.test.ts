@@ -10,7 +10,7 @@
  * Errors compare by tag and message.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Context, Effect, Exit, FastCheck as fc, Layer, Option, Redacted } from "effect"
+import { Cause, Context, Effect, Either, Exit, FastCheck as fc, Layer, Option, Redacted } from "effect"
 import type { StreamsError } from "effect-redis-streams"
 import { InMemoryBackend, RedisBackend, StreamsBackend } from "effect-redis-streams"
 import { rawClient, redisUrl, uniqueKey } from "../src/Harness.js"
@@ -65,12 +65,22 @@ type Op =
   }
   | { readonly op: "ack" | "ackAndDelete"; readonly target: Target; readonly group: Group; readonly ids: ReadonlyArray<IdRef> }
   | {
+    readonly op: "ackThenRead"
+    readonly target: Target
+    readonly group: Group
+    readonly consumer: Consumer
+    readonly ids: ReadonlyArray<IdRef>
+    readonly count: number | undefined
+    readonly remove: boolean
+  }
+  | {
     readonly op: "claim"
     readonly target: Target
     readonly group: Group
     readonly consumer: Consumer
     readonly ids: ReadonlyArray<IdRef>
     readonly justId: boolean
+    readonly retryCount: number | undefined
   }
   | {
     readonly op: "autoClaim"
@@ -221,8 +231,28 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 5, arbitrary: fc.record({ op: fc.constant("ack" as const), target, group, ids }) },
   { weight: 3, arbitrary: fc.record({ op: fc.constant("ackAndDelete" as const), target, group, ids }) },
   {
+    weight: 3,
+    arbitrary: fc.record({
+      op: fc.constant("ackThenRead" as const),
+      target,
+      group,
+      consumer,
+      ids,
+      count: optionalCount(4),
+      remove: fc.boolean()
+    })
+  },
+  {
     weight: 4,
-    arbitrary: fc.record({ op: fc.constant("claim" as const), target, group, consumer, ids, justId: fc.boolean() })
+    arbitrary: fc.record({
+      op: fc.constant("claim" as const),
+      target,
+      group,
+      consumer,
+      ids,
+      justId: fc.boolean(),
+      retryCount: fc.option(fc.integer({ min: 0, max: 3 }), { nil: undefined })
+    })
   },
   {
     weight: 4,
@@ -429,13 +459,25 @@ const run = (backend: Service, seq: Sequence, op: Op, index: number): Effect.Eff
       return backend.ack(key, op.group, op.ids.map((i) => seq.ref(i)))
     case "ackAndDelete":
       return backend.ackAndDelete(key, op.group, op.ids.map((i) => seq.ref(i)))
+    case "ackThenRead":
+      return backend.ackThenRead(
+        key,
+        op.group,
+        op.ids.map((i) => seq.ref(i)),
+        { stream: key, group: op.group, consumer: op.consumer, id: ">", count: op.count },
+        { delete: op.remove }
+      ).pipe(Effect.map((r) => ({
+        acked: r.acked,
+        read: Either.isRight(r.read) ? r.read.right : { error: r.read.left._tag, message: r.read.left.message }
+      })))
     case "claim": {
       const options = {
         stream: key,
         group: op.group,
         consumer: op.consumer,
         minIdleMs: 0,
-        ids: op.ids.map((i) => seq.ref(i))
+        ids: op.ids.map((i) => seq.ref(i)),
+        retryCount: op.retryCount
       }
       return op.justId ? backend.claimJustId(options) : backend.claim(options)
     }

@@ -114,6 +114,17 @@ export interface Options<A = Record<string, string>, I = unknown> {
   readonly maxEntryBytes?: number | undefined
   /** retry policy for lost connections while consuming; the error reaches you when it gives up */
   readonly reconnect?: Schedule.Schedule<unknown, BackendError> | undefined
+  /**
+   * Read ahead (default true): acknowledging a whole batch (`batch.ack`, or
+   * `process` / `processBatch` after a batch) also reads the next one, in the
+   * same round trip. If the run ends before that batch is handed out, its
+   * entries are released: they stay pending under this consumer with their
+   * delivery count restored and their idle time set to `claimIdle`, so other
+   * consumers reclaim them at once (and this consumer, if it runs again, hands
+   * them out first). `process` and `processBatch` do not read ahead once they
+   * are interrupted.
+   */
+  readonly readAhead?: boolean | undefined
 }
 
 /**
@@ -208,6 +219,7 @@ interface Resolved {
   readonly recreateGroup: boolean
   readonly removeOnShutdown: boolean
   readonly maxEntryBytes: number
+  readonly readAhead: boolean
 }
 
 const C = "Consumer"
@@ -269,7 +281,8 @@ const resolve = (options: Options<any, any>): Effect.Effect<Resolved, InvalidOpt
       deleteOnAck: options.deleteOnAck ?? false,
       recreateGroup: options.recreateGroup ?? false,
       removeOnShutdown: options.removeOnShutdown ?? true,
-      maxEntryBytes
+      maxEntryBytes,
+      readAhead: options.readAhead ?? true
     }
   })
 
@@ -350,11 +363,27 @@ const idsOf = <A>(ms: Iterable<Message<A>>): Array<string> => {
   return ids
 }
 
+/** what a batch needs from the run that emitted it */
+interface Run {
+  /** acknowledge `ids` of `batch`, reading the next batch in the same round trip when possible */
+  readonly ackThenRead: (batch: BatchImpl<any>, ids: ReadonlyArray<string>) => Effect.Effect<number, BackendError>
+}
+
 /** a class, not an object literal: see `Entry` in internal/replies.ts (V8 pretenuring) */
 class BatchImpl<A> implements Batch<A> {
-  constructor(readonly ctx: Ctx<A>, readonly messages: ReadonlyArray<Message<A>>) {}
+  constructor(
+    readonly ctx: Ctx<A>,
+    readonly messages: ReadonlyArray<Message<A>>,
+    readonly run: Run | undefined
+  ) {}
   get ack(): Effect.Effect<void, BackendError> {
-    return Effect.asVoid(this.ctx.ackIds(idsOf(this.messages)))
+    return Effect.asVoid(this.ackWith(idsOf(this.messages), true))
+  }
+  /** acknowledge `ids`, reading ahead when `readAhead` is set and the run allows it */
+  ackWith(ids: ReadonlyArray<string>, readAhead: boolean): Effect.Effect<number, BackendError> {
+    return readAhead && this.run !== undefined && ids.length > 0
+      ? this.run.ackThenRead(this, ids)
+      : this.ctx.ackIds(ids)
   }
   // properties, not methods, so that `const { ackIds } = batch` keeps working
   readonly ackMessages = (ms: Iterable<Message<A>>): Effect.Effect<void, BackendError> =>
@@ -363,7 +392,25 @@ class BatchImpl<A> implements Batch<A> {
     Effect.asVoid(this.ctx.ackIds(Array.from(xs)))
 }
 
-const makeBatch = <A>(ctx: Ctx<A>, messages: ReadonlyArray<Message<A>>): Batch<A> => new BatchImpl(ctx, messages)
+/** the larger of two stream ids */
+const maxId = (a: string, b: string): string => {
+  const da = a.indexOf("-")
+  const db = b.indexOf("-")
+  const ma = da < 0 ? a : a.slice(0, da)
+  const mb = db < 0 ? b : b.slice(0, db)
+  if (ma.length !== mb.length) return ma.length > mb.length ? a : b
+  if (ma !== mb) return ma > mb ? a : b
+  const sa = da < 0 ? "0" : a.slice(da + 1)
+  const sb = db < 0 ? "0" : b.slice(db + 1)
+  if (sa.length !== sb.length) return sa.length > sb.length ? a : b
+  return sa >= sb ? a : b
+}
+
+const maxIdOf = (messages: ReadonlyArray<Message<any>>): string => {
+  let max = messages[0]!.id
+  for (let i = 1; i < messages.length; i++) max = maxId(max, messages[i]!.id)
+  return max
+}
 
 /**
  * The size of an entry in UTF-8 bytes, computed exactly only when the cheap
@@ -394,23 +441,27 @@ const isConnectionError = (e: { readonly _tag: string }): e is RedisConnectionEr
 
 /**
  * Run `work` so that interrupting the caller lets it finish within
- * `graceMs`, then interrupts it (its own finalizers still run). The work runs
+ * `graceMs`, then interrupts it (its own finalizers still run). `onStop` is
+ * called when the caller is interrupted, before waiting. The work runs
  * in a daemon fiber because a child fiber would be interrupted together with
  * its parent; it is always joined or awaited here, so it never outlives this
  * call.
  */
-const graceful = <A, E, R>(work: Effect.Effect<A, E, R>, graceMs: number): Effect.Effect<A, E, R> =>
+const graceful = <A, E, R>(work: Effect.Effect<A, E, R>, graceMs: number, onStop: () => void): Effect.Effect<A, E, R> =>
   Effect.uninterruptibleMask((restore) =>
     Effect.flatMap(Effect.forkDaemon(restore(work)), (fiber) =>
       restore(Fiber.join(fiber)).pipe(
         Effect.onInterrupt(() =>
-          Effect.flatMap(
-            Effect.forkDaemon(
-              Effect.interruptible(Effect.sleep(Duration.millis(graceMs))).pipe(
-                Effect.zipRight(Fiber.interruptFork(fiber))
-              )
-            ),
-            (timer) => Effect.zipRight(Fiber.await(fiber), Fiber.interruptFork(timer))
+          Effect.zipRight(
+            Effect.sync(onStop),
+            Effect.flatMap(
+              Effect.forkDaemon(
+                Effect.interruptible(Effect.sleep(Duration.millis(graceMs))).pipe(
+                  Effect.zipRight(Fiber.interruptFork(fiber))
+                )
+              ),
+              (timer) => Effect.zipRight(Fiber.await(fiber), Fiber.interruptFork(timer))
+            )
           )
         )
       ))
@@ -496,17 +547,22 @@ export const make: {
       })
     }
 
+    /** the span of an acknowledgement; its attributes are built only when someone traces (once per batch) */
+    const ackSpan = <X>(effect: Effect.Effect<X, BackendError>, count: number): Effect.Effect<X, BackendError> =>
+      Effect.tracerWith((tracer) =>
+        isDefaultTracer(tracer) ? effect : Effect.withSpan(effect, "Consumer.ack", {
+          kind: "consumer",
+          attributes: { ...attributes, "messaging.batch.message_count": count },
+          captureStackTrace: false
+        })
+      )
+
     const ackIds = (ids: ReadonlyArray<string>): Effect.Effect<number, BackendError> => {
       if (ids.length === 0) return Effect.succeed(0)
       if (lastErrors.size > 0) for (const id of ids) lastErrors.delete(id)
-      const effect = o.deleteOnAck ? backend.ackAndDelete(o.stream, o.group, ids) : backend.ack(o.stream, o.group, ids)
-      // the span's attributes are built only when someone traces (this runs once per batch)
-      return Effect.tracerWith((tracer) =>
-        isDefaultTracer(tracer) ? effect : Effect.withSpan(effect, "Consumer.ack", {
-          kind: "consumer",
-          attributes: { ...attributes, "messaging.batch.message_count": ids.length },
-          captureStackTrace: false
-        })
+      return ackSpan(
+        o.deleteOnAck ? backend.ackAndDelete(o.stream, o.group, ids) : backend.ack(o.stream, o.group, ids),
+        ids.length
       )
     }
 
@@ -654,12 +710,105 @@ export const make: {
           pendingCursor: "0",
           reclaimCursor: "0-0",
           nextReclaimAt: 0,
-          /** the highest id handed out from ">" reads in this run */
-          lastNewId: "0"
+          /** the highest id read in this run (handed out, or read ahead) */
+          lastNewId: "0",
+          /** false once the run is closing */
+          open: true,
+          /** the batch emitted last: acknowledging it may read ahead */
+          current: undefined as BatchImpl<any> | undefined,
+          /** entries read ahead, to start the next batch with */
+          readAhead: undefined as ReadonlyArray<ReadEntry> | undefined,
+          readAheadInFlight: false
         }
         const remember = (entries: ReadonlyArray<ReadEntry>) => {
-          if (entries.length > 0) state.lastNewId = entries[entries.length - 1]!.id
+          if (entries.length > 0) state.lastNewId = maxId(state.lastNewId, entries[entries.length - 1]!.id)
           return entries
+        }
+        /** after a connection problem: re-read own pending after the highest id read (see `readNew`) */
+        const recoverOwnPending = () => {
+          state.phase = "pending"
+          state.pendingCursor = state.lastNewId
+        }
+
+        /**
+         * Entries read ahead but not handed out when the run ends go back to the group: they stay
+         * pending under this consumer (Redis has no way to undo a delivery) with their delivery count
+         * restored (RETRYCOUNT) and their idle time set to claimIdle (IDLE), so other consumers
+         * reclaim them at once; this consumer, if it runs again, hands them out first.
+         */
+        const release = (entries: ReadonlyArray<ReadEntry>): Effect.Effect<void> =>
+          backend.claimJustId({
+            stream: o.stream,
+            group: o.group,
+            consumer: o.name,
+            minIdleMs: 0,
+            ids: entries.map((e) => e.id),
+            idleMs: o.claimIdleMs ?? 0,
+            retryCount: 0
+          }).pipe(
+            Effect.flatMap((ids) => Effect.logDebug(`released ${ids.length} entries read ahead and not handed out`)),
+            Effect.catchAll((e) =>
+              logWarning(
+                `could not release ${entries.length} entries read ahead (${e.message}); they stay pending under ` +
+                  `this consumer and are reclaimed after claimIdle`
+              )
+            ),
+            Effect.annotateLogs(annotations)
+          )
+        yield* Effect.addFinalizer(() =>
+          Effect.suspend(() => {
+            state.open = false
+            const ahead = state.readAhead
+            state.readAhead = undefined
+            return ahead === undefined ? Effect.void : release(ahead)
+          })
+        )
+
+        const run: Run = {
+          ackThenRead: (batch, ids) =>
+            Effect.suspend(() => {
+              const eligible = o.readAhead && state.open && batch === state.current && state.phase === "new" &&
+                state.readAhead === undefined && !state.readAheadInFlight &&
+                // a reclaim round only runs at the start of an empty batch: do not read ahead when one is due
+                (o.claimIdleMs === undefined || clock.unsafeCurrentTimeMillis() < state.nextReclaimAt)
+              if (!eligible) return ctx.ackIds(ids)
+              if (lastErrors.size > 0) for (const id of ids) lastErrors.delete(id)
+              state.readAheadInFlight = true
+              const effect = backend.ackThenRead(
+                o.stream,
+                o.group,
+                ids,
+                { stream: o.stream, group: o.group, consumer: o.name, id: ">", count: o.batchSize },
+                { delete: o.deleteOnAck }
+              ).pipe(
+                Effect.flatMap((r): Effect.Effect<number> => {
+                  state.readAheadInFlight = false
+                  if (Either.isLeft(r.read)) {
+                    // the read may have been served with its reply lost; other errors show on the next read
+                    if (isConnectionError(r.read.left)) recoverOwnPending()
+                    return Effect.succeed(r.acked)
+                  }
+                  const entries = remember(r.read.right)
+                  if (entries.length === 0) return Effect.succeed(r.acked)
+                  if (!state.open) return Effect.as(release(entries), r.acked)
+                  state.readAhead = entries
+                  return Effect.succeed(r.acked)
+                }),
+                Effect.tapError(() =>
+                  Effect.sync(() => {
+                    state.readAheadInFlight = false
+                    recoverOwnPending()
+                  })
+                )
+              )
+              return ackSpan(effect, ids.length)
+            })
+        }
+        const emit = (out: Array<Message<any>>): Batch<any> => {
+          const batch = new BatchImpl(ctx, out, run)
+          if (out.length > 0) state.lastNewId = maxId(state.lastNewId, maxIdOf(out))
+          state.current = batch
+          return batch
         }
         /**
          * A ">" read whose reply was lost with its connection may have been served: its entries
@@ -673,10 +822,7 @@ export const make: {
               : reader.readGroup({ stream: o.stream, group: o.group, consumer: o.name, id: ">", count, blockMs })).pipe(
                 Effect.tapError((e) =>
                   Effect.sync(() => {
-                    if (isConnectionError(e)) {
-                      state.phase = "pending"
-                      state.pendingCursor = state.lastNewId
-                    }
+                    if (isConnectionError(e)) recoverOwnPending()
                   })
                 )
               )
@@ -689,7 +835,7 @@ export const make: {
          */
         const step = (c: Collecting): Effect.Effect<Batch<any>, BackendError> => {
           const out = c.out
-          if (out.length >= o.batchSize) return Effect.succeed(makeBatch(ctx, out))
+          if (out.length >= o.batchSize) return Effect.succeed(emit(out))
           const remaining = o.batchSize - out.length
           if (state.phase === "pending") {
             return Effect.flatMap(
@@ -762,7 +908,7 @@ export const make: {
             c.finalReadDone = true
             return Effect.flatMap(readNew(remaining, undefined), (entries) => pushThenStep(entries, c))
           }
-          if (out.length > 0 || o.emitEmpty) return Effect.succeed(makeBatch(ctx, out))
+          if (out.length > 0 || o.emitEmpty) return Effect.succeed(emit(out))
           // nothing at all: wait for the first entry; a new collection begins when it arrives
           return Effect.flatMap(readNew(remaining, o.blockMs), (first) => {
             if (first.length > 0) {
@@ -790,7 +936,15 @@ export const make: {
           })
         }
 
-        const collectBatch = Effect.suspend(() => step(new Collecting(clock.unsafeCurrentTimeMillis() + o.maxWaitMs)))
+        const collectBatch = Effect.suspend(() => {
+          const c = new Collecting(clock.unsafeCurrentTimeMillis() + o.maxWaitMs)
+          const ahead = state.readAhead
+          if (ahead === undefined) return step(c)
+          // start with the entries read ahead (they were remembered when they arrived)
+          state.readAhead = undefined
+          const pending = pushFresh(ahead, c.out)
+          return pending === undefined ? step(c) : Effect.zipRight(pending, Effect.suspend(() => step(c)))
+        })
         const tracing = !isDefaultTracer(yield* Effect.tracer)
         const collect = tracing
           ? Effect.withSpan(collectBatch, "Consumer.batch", { kind: "consumer", attributes, captureStackTrace: false })
@@ -827,10 +981,16 @@ export const make: {
       processOptions?: ProcessOptions
     ): Effect.Effect<never, BackendError, R> => {
       const concurrency = processOptions?.concurrency ?? 1
+      // once interrupted, acknowledgements no longer read ahead (nothing would hand those entries out)
+      let stopping = false
+      const stop = () => {
+        stopping = true
+      }
       const runBatch = (batch: Batch<any>) =>
         Effect.gen(function*() {
           const succeeded: Array<string> = []
-          const ackSucceeded = Effect.suspend(() => resilient(ackIds(succeeded.splice(0))))
+          const ackSucceeded = (readAhead: boolean) =>
+            Effect.suspend(() => resilient((batch as BatchImpl<any>).ackWith(succeeded.splice(0), readAhead && !stopping)))
           const one = (m: Message<any>) =>
             handler(m).pipe(
               Effect.matchCauseEffect({
@@ -853,15 +1013,15 @@ export const make: {
             Effect.onExit((exit) =>
               exit._tag === "Success"
                 ? Effect.void
-                : ackSucceeded.pipe(
+                : ackSucceeded(false).pipe(
                   Effect.catchAll((e) => Effect.logError(`could not acknowledge the handled messages: ${e.message}`))
                 )
             )
           )
-          yield* ackSucceeded
+          yield* ackSucceeded(true)
         })
       return batches.pipe(
-        Stream.mapEffect((batch) => graceful(runBatch(batch), o.shutdownMs)),
+        Stream.mapEffect((batch) => graceful(runBatch(batch), o.shutdownMs, stop)),
         Stream.runDrain,
         Effect.zipRight(Effect.never),
         Effect.annotateLogs(annotations)
@@ -870,13 +1030,18 @@ export const make: {
 
     const processBatch = <E, R>(
       handler: (batch: Batch<any>) => Effect.Effect<unknown, E, R>
-    ): Effect.Effect<never, BackendError, R> =>
-      batches.pipe(
+    ): Effect.Effect<never, BackendError, R> => {
+      let stopping = false
+      const stop = () => {
+        stopping = true
+      }
+      return batches.pipe(
         Stream.mapEffect((batch) =>
           graceful(
             handler(batch).pipe(
               Effect.matchCauseEffect({
-                onSuccess: () => resilient(batch.ack),
+                onSuccess: () =>
+                  resilient(Effect.suspend(() => (batch as BatchImpl<any>).ackWith(idsOf(batch.messages), !stopping))),
                 onFailure: (cause): Effect.Effect<void, BackendError> => {
                   if (Cause.isInterruptedOnly(cause)) return Effect.void
                   const failure = Cause.failureOption(cause)
@@ -890,13 +1055,15 @@ export const make: {
                 }
               })
             ),
-            o.shutdownMs
+            o.shutdownMs,
+            stop
           )
         ),
         Stream.runDrain,
         Effect.zipRight(Effect.never),
         Effect.annotateLogs(annotations)
       )
+    }
 
     if (o.removeOnShutdown) {
       yield* Effect.addFinalizer(() =>

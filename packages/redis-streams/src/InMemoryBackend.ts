@@ -21,7 +21,8 @@
  * instead of being read as the option; the "Elements are too large" limit
  * (4 GB per entry) is not checked; each operation reads the calling fiber's
  * `Clock` once, so fibers with different clocks see different times where
- * Redis has one clock.
+ * Redis has one clock; XCLAIM's IDLE may set a delivery time before 1970
+ * (a TestClock starts at 0), which Redis would replace by the current time.
  *
  * @example
  * ```ts

@@ -18,6 +18,7 @@
  */
 import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
+import type * as Either from "effect/Either"
 import type * as Scope from "effect/Scope"
 import type { BackendError, RedisConnectionError } from "./StreamsError.js"
 
@@ -184,6 +185,22 @@ export interface ClaimOptions {
   readonly consumer: string
   readonly minIdleMs: number
   readonly ids: ReadonlyArray<string>
+  /** IDLE: the claimed entries look idle for this long (their delivery time is set that far back) */
+  readonly idleMs?: number | undefined
+  /** RETRYCOUNT: set the delivery count to this value (instead of incrementing it) */
+  readonly retryCount?: number | undefined
+}
+
+/**
+ * The outcome of `ackThenRead`: how many ids were acknowledged, and the
+ * read's entries or its error.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface AckThenReadResult {
+  readonly acked: number
+  readonly read: Either.Either<ReadonlyArray<ReadEntry>, BackendError>
 }
 
 /**
@@ -318,6 +335,20 @@ export interface Service {
     group: string,
     ids: ReadonlyArray<string>
   ) => Effect.Effect<number, BackendError>
+
+  /**
+   * XACK (XACK + XDEL when `delete` is set, as `ackAndDelete`) and a
+   * non-blocking XREADGROUP, sent together so that both take one round trip
+   * (the Consumer acknowledges a batch and reads the next one this way). Fails
+   * with the acknowledgement's error; the read's outcome is in `read`.
+   */
+  readonly ackThenRead: (
+    stream: string,
+    group: string,
+    ids: ReadonlyArray<string>,
+    read: ReadGroupOptions,
+    options?: { readonly delete?: boolean | undefined }
+  ) => Effect.Effect<AckThenReadResult, BackendError>
 
   /** XPENDING summary */
   readonly pendingSummary: (stream: string, group: string) => Effect.Effect<PendingSummary, BackendError>

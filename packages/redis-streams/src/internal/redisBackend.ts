@@ -7,11 +7,13 @@
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import { Command } from "ioredis"
 import { isUtf8 } from "node:buffer"
 import { createHash } from "node:crypto"
 import type { Service as Connection } from "../RedisConnection.js"
 import type {
+  AckThenReadResult,
   AddOptions,
   AutoClaimOptions,
   BlockingReadGroupOptions,
@@ -83,6 +85,21 @@ class SubcommandKeyCommand extends Command {
 }
 
 const SUBCOMMAND_KEY = new Set(["XINFO", "XGROUP"])
+
+/**
+ * Command names go to ioredis in lower case: it looks each one up in its flag tables several
+ * times per command (subscriber mode, blocking, ...) after `toLowerCase()`, which allocates a
+ * new string for an upper-case name every time. (Redis itself does not care.)
+ */
+const lowerCaseNames = new Map<string, string>()
+const lowerCase = (command: string): string => {
+  let lower = lowerCaseNames.get(command)
+  if (lower === undefined) {
+    lower = command.toLowerCase()
+    lowerCaseNames.set(command, lower)
+  }
+  return lower
+}
 
 const pushTrim = (args: Array<Arg>, trim: Trim): void => {
   args.push(trim.strategy === "maxlen" ? "MAXLEN" : "MINID", trim.approximate === true ? "~" : "=", trim.threshold)
@@ -230,7 +247,7 @@ export const make = (connection: Connection): Service => {
           client.sendCommand(routed)
           return routed.promise
         }
-        : () => client.call(command, args),
+        : () => client.call(lowerCase(command), args),
       parse,
       label,
       stream,
@@ -265,7 +282,7 @@ export const make = (connection: Connection): Service => {
       for (let from = 0, c = 0; from < entries.length; from += PIPELINE_CHUNK, c++) {
         const to = Math.min(from + PIPELINE_CHUNK, entries.length)
         const pipeline = client.pipeline()
-        for (let i = from; i < to; i++) pipeline.call("XADD", prefix.concat(entries[i]!))
+        for (let i = from; i < to; i++) pipeline.call("xadd", prefix.concat(entries[i]!))
         const index = c
         inflight.push(pipeline.exec().then((r) => {
           results[index] = r
@@ -318,11 +335,16 @@ export const make = (connection: Connection): Service => {
         : Effect.succeed(e))
   }
 
-  const readGroup = (options: ReadGroupOptions) => {
+  const readGroupArgs = (options: ReadGroupOptions): Array<Arg> => {
     const args: Array<Arg> = ["GROUP", options.group, options.consumer]
     if (options.count !== undefined) args.push("COUNT", options.count)
     if (options.noAck === true) args.push("NOACK")
     args.push("STREAMS", options.stream, options.id)
+    return args
+  }
+
+  const readGroup = (options: ReadGroupOptions) => {
+    const args = readGroupArgs(options)
     return traced(
       Effect.flatMap(
         send("XREADGROUP", args, Replies.parseReadGroup, options.stream, options.group),
@@ -346,13 +368,69 @@ export const make = (connection: Connection): Service => {
   const ackAndDelete = (stream: string, group: string, ids: ReadonlyArray<string>) => {
     if (ids.length === 0) return Effect.succeed(0)
     const effect = run(
-      () => client.multi().call("XACK", [stream, group, ...ids]).call("XDEL", [stream, ...ids]).exec(),
+      () => client.multi().call("xack", [stream, group, ...ids]).call("xdel", [stream, ...ids]).exec(),
       Replies.parseAckAndDelete,
       "MULTI XACK XDEL EXEC",
       stream,
       group
     )
     return traced(effect, "ackAndDelete", stream, "consumer")
+  }
+
+  const ackThenRead = (
+    stream: string,
+    group: string,
+    ids: ReadonlyArray<string>,
+    read: ReadGroupOptions,
+    options?: { readonly delete?: boolean | undefined }
+  ) => {
+    const readArgs = readGroupArgs(read)
+    const ackArgs = new Array<Arg>(ids.length + 2)
+    ackArgs[0] = stream
+    ackArgs[1] = group
+    for (let i = 0; i < ids.length; i++) ackArgs[i + 2] = ids[i]!
+    const remove = options?.delete === true
+    // both commands are written in the same tick, so they share a round trip; each keeps its own
+    // reply (a failed read does not fail the acknowledgement)
+    const start = () => {
+      const acked: Promise<unknown> = ids.length === 0
+        ? Promise.resolve(remove ? [[null, 0], [null, 0]] : 0)
+        : remove
+        ? client.multi().call("xack", ackArgs).call("xdel", [stream, ...ids]).exec()
+        : client.call("xack", ackArgs)
+      const next = client.call("xreadgroup", readArgs).then(
+        (reply) => Either.right(reply),
+        (cause: unknown) => Either.left(cause)
+      )
+      return Promise.all([acked, next])
+    }
+    const parse = (reply: unknown): AckThenReadResult => {
+      const [ackReply, readReply] = reply as [unknown, Either.Either<unknown, unknown>]
+      const acked = remove ? Replies.parseAckAndDelete(ackReply) : Replies.toInt(ackReply)
+      let result: Either.Either<ReadonlyArray<ReadEntry>, BackendError>
+      if (Either.isLeft(readReply)) {
+        result = Either.left(Replies.toBackendError(readReply.left, "XREADGROUP", read.stream, read.group, endpoint))
+      } else {
+        try {
+          result = Either.right(Replies.parseReadGroup(readReply.right))
+        } catch (cause) {
+          result = Either.left(Replies.toBackendError(cause, "XREADGROUP", read.stream, read.group, endpoint))
+        }
+      }
+      return { acked, read: result }
+    }
+    return traced(
+      Effect.flatMap(run(start, parse, remove ? "MULTI XACK XDEL EXEC" : "XACK", stream, group), (r) =>
+        Either.isRight(r.read) && r.read.right.length > 0
+          ? Effect.map(
+            Effect.either(withBytes(read.stream, r.read.right)),
+            (entries): AckThenReadResult => ({ acked: r.acked, read: entries })
+          )
+          : Effect.succeed(r)),
+      "ackThenRead",
+      stream,
+      "consumer"
+    )
   }
 
   const pendingSummary = (stream: string, group: string) =>
@@ -373,6 +451,8 @@ export const make = (connection: Connection): Service => {
   const claimArgs = (options: ClaimOptions): Array<Arg> => {
     const args: Array<Arg> = [options.stream, options.group, options.consumer, options.minIdleMs]
     for (let i = 0; i < options.ids.length; i++) args.push(options.ids[i]!)
+    if (options.idleMs !== undefined) args.push("IDLE", options.idleMs)
+    if (options.retryCount !== undefined) args.push("RETRYCOUNT", options.retryCount)
     return args
   }
 
@@ -588,6 +668,7 @@ export const make = (connection: Connection): Service => {
     })),
     ack,
     ackAndDelete,
+    ackThenRead,
     pendingSummary,
     pending,
     claim,

@@ -148,7 +148,7 @@ export const make = (connection: Connection): Effect.Effect<BlockingReader, Redi
         }, limit)
         let pending: Promise<unknown>
         try {
-          pending = d.client.call("XREADGROUP", args)
+          pending = d.client.call("xreadgroup", args) // lower case: see `lowerCase` in redisBackend.ts
         } catch (err) {
           settled = true
           clearTimeout(timer)

@@ -216,7 +216,7 @@ export const makeBackend = (): InMemoryBackend => {
   // the service
   // ---------------------------------------------------------------------------
 
-  return {
+  const service: InMemoryBackend = {
     kind: "memory",
     serverVersion: SERVER_VERSION,
 
@@ -245,6 +245,14 @@ export const makeBackend = (): InMemoryBackend => {
         group,
         [stream, group, ids],
         () => ids.length === 0 ? 0 : engine.ackAndDelete(stream, group, ids)
+      ),
+
+    ackThenRead: (stream, group, ids, read, options) =>
+      // the acknowledgement and the read are the two operations they stand for (so faults injected
+      // on XACK or XREADGROUP apply to them), one after the other as Redis runs a pipeline
+      Effect.flatMap(
+        options?.delete === true ? service.ackAndDelete(stream, group, ids) : service.ack(stream, group, ids),
+        (acked) => Effect.map(Effect.either(service.readGroup(read)), (result) => ({ acked, read: result }))
       ),
 
     pendingSummary: (stream, group) =>
@@ -322,4 +330,5 @@ export const makeBackend = (): InMemoryBackend => {
     }),
     blockedReaders: (stream) => Effect.sync(() => engine.blockedCount(stream))
   }
+  return service
 }

@@ -728,6 +728,8 @@ export class Engine {
       readonly consumer: string
       readonly minIdleMs: number
       readonly ids: ReadonlyArray<string>
+      readonly idleMs?: number | undefined
+      readonly retryCount?: number | undefined
     },
     justId: boolean,
     now: number
@@ -743,6 +745,17 @@ export class Engine {
         throw new ReplyError(command, `ERR Unrecognized XCLAIM option '${text}'`)
       }
     })
+    // IDLE sets the delivery time that far back; one in the future (a negative IDLE) means now. Redis
+    // also treats a delivery time before 1970 as bogus, which with its clock only an IDLE of more than
+    // 50 years gives; here the clock may be a TestClock starting at 0, so that rule is not applied.
+    let deliveryTime = now
+    if (options.idleMs !== undefined) {
+      deliveryTime = now - toLongLong(command, options.idleMs, "ERR Invalid IDLE option argument for XCLAIM")
+      if (deliveryTime > now) deliveryTime = now
+    }
+    const retryCount = options.retryCount === undefined
+      ? -1
+      : toLongLong(command, options.retryCount, "ERR Invalid RETRYCOUNT option argument for XCLAIM")
     let consumer: Consumer | undefined
     const entries: Array<StreamEntry> = []
     const claimedIds: Array<string> = []
@@ -760,8 +773,9 @@ export class Engine {
       if (minIdle !== 0 && now - nack.deliveryTime < minIdle) continue
       if (consumer === undefined) consumer = this.touchConsumer(g, options.consumer, now)
       if (nack.consumer !== consumer) nack.consumer.pel.remove(id)
-      nack.deliveryTime = now
-      if (!justId) nack.deliveryCount++
+      nack.deliveryTime = deliveryTime
+      if (retryCount >= 0) nack.deliveryCount = retryCount
+      else if (!justId) nack.deliveryCount++
       if (nack.consumer !== consumer) {
         consumer.pel.insert(e, e.id, nack)
         nack.consumer = consumer
