@@ -4,9 +4,16 @@
  *
  * - produce: Producer.addAll vs raw pipelined XADD, 200,000 entries of 100 bytes;
  * - consume: Consumer.batches + batch.ack at batch size 100, with 1 and 4 consumers, vs a raw loop of
- *   XREADGROUP COUNT 100 + one XACK per batch over the same data.
+ *   XREADGROUP COUNT 100 + one XACK per batch over the same data; the library with its default
+ *   read-ahead (a batch's acknowledgement reads the next batch in the same round trip) and without.
  *
- * Prints a table, then one JSON line with produceRatio and consumeRatio (library msgs/s / raw msgs/s).
+ * One warm-up round (not counted), then BENCH_ROUNDS rounds (default 5); within a round the sides run
+ * back to back, in alternating order. The table shows each side's best round; a ratio is the median
+ * over the rounds of library / raw in the same round, which a machine whose speed drifts between
+ * rounds (this one does, by up to 2x) does not bias.
+ *
+ * Prints a table, then one JSON line with produceRatio and consumeRatio (library msgs/s / raw msgs/s;
+ * consumeRatio is the lower of the 1- and 4-consumer ratios).
  */
 import { Effect, Redacted, Stream } from "effect"
 import { Consumer, Producer, RedisBackend, StreamsBackend } from "effect-redis-streams"
@@ -16,7 +23,7 @@ import { type RedisServerProcess, startRedisServerProcess } from "../src/RedisSe
 const N = Number(process.env["BENCH_MESSAGES"] ?? 200_000)
 const BATCH = 100
 const CHUNK = 1000
-const ROUNDS = Number(process.env["BENCH_ROUNDS"] ?? 4)
+const ROUNDS = Number(process.env["BENCH_ROUNDS"] ?? 5)
 const payload = "x".repeat(100)
 const messages = Array.from({ length: N }, () => ({ payload }))
 
@@ -63,7 +70,7 @@ const libProduce = (stream: string) =>
     return N / ((now() - t) / 1000)
   })
 
-const libConsume = (stream: string, group: string, consumers: number) =>
+const libConsume = (stream: string, group: string, consumers: number, readAhead: boolean) =>
   Effect.scoped(Effect.gen(function*() {
     // consumers are built before the clock starts, as the raw side connects its clients before it
     const built = yield* Effect.forEach(
@@ -76,7 +83,8 @@ const libConsume = (stream: string, group: string, consumers: number) =>
           batchSize: BATCH,
           maxWait: 0,
           emitEmpty: true,
-          claimIdle: false
+          claimIdle: false,
+          readAhead
         })
     )
     let total = 0
@@ -95,6 +103,14 @@ const libConsume = (stream: string, group: string, consumers: number) =>
     return rate
   }))
 
+type Work = "produce" | "consume1" | "consume4"
+type Side = "raw" | "lib" | "libNoReadAhead"
+
+const median = (xs: ReadonlyArray<number>) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2
+}
+
 const main = Effect.gen(function*() {
   let server: RedisServerProcess | undefined
   let url = process.env["REDIS_URL"]
@@ -104,62 +120,89 @@ const main = Effect.gen(function*() {
   }
   const redis = new Redis(url)
   const backendLayer = RedisBackend.layerRedis({ url: Redacted.make(url) })
-  const results = { rawProduce: 0, libProduce: 0, raw1: 0, lib1: 0, raw4: 0, lib4: 0 }
-  const best = (k: keyof typeof results, v: number) => (results[k] = Math.max(results[k], v))
+  // per round and work, each side's throughput; ratios are taken within a round (the two sides ran
+  // seconds apart, so a machine that slows down or speeds up affects both alike)
+  const rounds: Array<Record<Work, Partial<Record<Side, number>>>> = []
   try {
     yield* Effect.gen(function*() {
       const backend = yield* StreamsBackend.StreamsBackend
-      // rounds alternate which side goes first (ABBA), so warm-up and drift do not favour one side
-      for (let round = 0; round < ROUNDS; round++) {
-        const s = `bench-${Date.now()}-${round}`
-        const libFirst = round % 2 === 1
-        const produceRaw = Effect.promise(() => rawProduce(redis, `${s}-raw`)).pipe(Effect.map((v) => best("rawProduce", v)))
-        const produceLib = libProduce(`${s}-lib`).pipe(Effect.map((v) => best("libProduce", v)))
-        yield* libFirst ? Effect.zipRight(produceLib, produceRaw) : Effect.zipRight(produceRaw, produceLib)
-        for (const consumers of [1, 4]) {
-          const g = `g${consumers}`
-          yield* backend.createGroup(`${s}-raw`, `${g}-raw`, { id: "0" })
-          yield* backend.createGroup(`${s}-raw`, `${g}-lib`, { id: "0" })
-          const raw = Effect.promise(() => rawConsume(url!, `${s}-raw`, `${g}-raw`, consumers)).pipe(
-            Effect.map((v) => best(consumers === 1 ? "raw1" : "raw4", v))
-          )
-          const lib = libConsume(`${s}-raw`, `${g}-lib`, consumers).pipe(
-            Effect.map((v) => best(consumers === 1 ? "lib1" : "lib4", v))
-          )
-          yield* libFirst ? Effect.zipRight(lib, raw) : Effect.zipRight(raw, lib)
-        }
-        yield* Effect.promise(() => redis.del(`${s}-raw`, `${s}-lib`))
-      }
+      const runRound = (round: number, record: boolean) =>
+        Effect.gen(function*() {
+          const s = `bench-${Date.now()}-${round}`
+          const result: Record<Work, Partial<Record<Side, number>>> = { produce: {}, consume1: {}, consume4: {} }
+          // alternate which side goes first, so warm-up and drift do not favour one side
+          const order = <A>(xs: ReadonlyArray<A>) => (round % 2 === 1 ? [...xs].reverse() : xs)
+          const produce: Record<"raw" | "lib", Effect.Effect<number, never, StreamsBackend.StreamsBackend>> = {
+            raw: Effect.promise(() => rawProduce(redis, `${s}-raw`)),
+            lib: Effect.orDie(libProduce(`${s}-lib`))
+          }
+          for (const side of order(["raw", "lib"] as const)) result.produce[side] = yield* produce[side]
+          for (const consumers of [1, 4] as const) {
+            const work: Work = consumers === 1 ? "consume1" : "consume4"
+            const sides: Record<Side, Effect.Effect<number, never, StreamsBackend.StreamsBackend>> = {
+              raw: Effect.promise(() => rawConsume(url!, `${s}-raw`, `g${consumers}-raw`, consumers)),
+              lib: Effect.orDie(libConsume(`${s}-raw`, `g${consumers}-lib`, consumers, true)),
+              libNoReadAhead: Effect.orDie(libConsume(`${s}-raw`, `g${consumers}-lib-nra`, consumers, false))
+            }
+            for (const side of ["raw", "lib", "libNoReadAhead"] as const) {
+              yield* backend.createGroup(`${s}-raw`, side === "raw" ? `g${consumers}-raw` : side === "lib" ? `g${consumers}-lib` : `g${consumers}-lib-nra`, { id: "0" })
+            }
+            for (const side of order(["raw", "lib", "libNoReadAhead"] as const)) result[work][side] = yield* sides[side]
+          }
+          yield* Effect.promise(() => redis.del(`${s}-raw`, `${s}-lib`))
+          if (record) rounds.push(result)
+        })
+      // one round first to warm up the JIT on both sides; it is not counted
+      yield* runRound(-1, false)
+      for (let round = 0; round < ROUNDS; round++) yield* runRound(round, true)
     }).pipe(Effect.provide(backendLayer))
   } finally {
     yield* Effect.promise(() => redis.quit())
     if (server) yield* Effect.promise(() => server!.dispose())
   }
+  const best = (work: Work, side: Side) => Math.max(...rounds.map((r) => r[work][side] ?? 0))
+  const ratio = (work: Work, side: Side) => median(rounds.map((r) => r[work][side]! / r[work].raw!))
   const fmt = (n: number) => Math.round(n).toLocaleString("en-US").padStart(10)
+  const row = (label: string, work: Work, side: Side) =>
+    `| ${label.padEnd(41)} | ${fmt(best(work, "raw"))} | ${fmt(best(work, side))} | ${ratio(work, side).toFixed(2)} |`
   const lines = [
-    `messages: ${N} x 100 bytes, batch ${BATCH}, best of ${ROUNDS} rounds`,
-    `| work                         |  raw msg/s |  lib msg/s | ratio |`,
-    `|------------------------------|-----------:|-----------:|------:|`,
-    `| produce (pipelined XADD)     | ${fmt(results.rawProduce)} | ${fmt(results.libProduce)} | ${(results.libProduce / results.rawProduce).toFixed(2)} |`,
-    `| consume + ack, 1 consumer    | ${fmt(results.raw1)} | ${fmt(results.lib1)} | ${(results.lib1 / results.raw1).toFixed(2)} |`,
-    `| consume + ack, 4 consumers   | ${fmt(results.raw4)} | ${fmt(results.lib4)} | ${(results.lib4 / results.raw4).toFixed(2)} |`
+    `messages: ${N} x 100 bytes, batch ${BATCH}; ${ROUNDS} rounds after one warm-up round; msg/s: best round;`,
+    `ratio: median over the rounds of (library / raw in the same round)`,
+    `| work                                      |  raw msg/s |  lib msg/s | ratio |`,
+    `|-------------------------------------------|-----------:|-----------:|------:|`,
+    row("produce (pipelined XADD)", "produce", "lib"),
+    row("consume + ack, 1 consumer", "consume1", "lib"),
+    row("consume + ack, 4 consumers", "consume4", "lib"),
+    row("consume + ack, 1 consumer, no read-ahead", "consume1", "libNoReadAhead"),
+    row("consume + ack, 4 consumers, no read-ahead", "consume4", "libNoReadAhead")
   ]
   for (const line of lines) process.stdout.write(line + "\n")
-  const consume1 = results.lib1 / results.raw1
-  const consume4 = results.lib4 / results.raw4
+  const perRound = (work: Work, side: Side) => rounds.map((r) => (r[work][side]! / r[work].raw!).toFixed(2)).join(" ")
+  process.stdout.write(
+    `per round: produce ${perRound("produce", "lib")}; consume1 ${perRound("consume1", "lib")}; consume4 ${
+      perRound("consume4", "lib")
+    }; consume1 no read-ahead ${perRound("consume1", "libNoReadAhead")}; consume4 no read-ahead ${
+      perRound("consume4", "libNoReadAhead")
+    }\n`
+  )
+  const r3 = (n: number) => Number(n.toFixed(3))
   process.stdout.write(
     JSON.stringify({
       messages: N,
-      produceRatio: Number((results.libProduce / results.rawProduce).toFixed(3)),
-      consumeRatio: Number(Math.min(consume1, consume4).toFixed(3)),
-      consumeRatio1: Number(consume1.toFixed(3)),
-      consumeRatio4: Number(consume4.toFixed(3)),
-      rawProduce: Math.round(results.rawProduce),
-      libProduce: Math.round(results.libProduce),
-      raw1: Math.round(results.raw1),
-      lib1: Math.round(results.lib1),
-      raw4: Math.round(results.raw4),
-      lib4: Math.round(results.lib4)
+      rounds: ROUNDS,
+      produceRatio: r3(ratio("produce", "lib")),
+      consumeRatio: r3(Math.min(ratio("consume1", "lib"), ratio("consume4", "lib"))),
+      consumeRatio1: r3(ratio("consume1", "lib")),
+      consumeRatio4: r3(ratio("consume4", "lib")),
+      consumeRatioNoReadAhead: r3(Math.min(ratio("consume1", "libNoReadAhead"), ratio("consume4", "libNoReadAhead"))),
+      consumeRatio1NoReadAhead: r3(ratio("consume1", "libNoReadAhead")),
+      consumeRatio4NoReadAhead: r3(ratio("consume4", "libNoReadAhead")),
+      rawProduce: Math.round(best("produce", "raw")),
+      libProduce: Math.round(best("produce", "lib")),
+      raw1: Math.round(best("consume1", "raw")),
+      lib1: Math.round(best("consume1", "lib")),
+      raw4: Math.round(best("consume4", "raw")),
+      lib4: Math.round(best("consume4", "lib"))
     }) + "\n"
   )
 })

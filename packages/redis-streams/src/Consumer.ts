@@ -392,18 +392,29 @@ class BatchImpl<A> implements Batch<A> {
     Effect.asVoid(this.ctx.ackIds(Array.from(xs)))
 }
 
-/** the larger of two stream ids */
+/**
+ * Compare two decimal numbers given as ranges of two strings (no leading zeros), without
+ * allocating substrings (this runs for every message handed out).
+ */
+const compareDigits = (a: string, a0: number, a1: number, b: string, b0: number, b1: number): number => {
+  if (a1 - a0 !== b1 - b0) return (a1 - a0) - (b1 - b0)
+  for (let i = 0; i < a1 - a0; i++) {
+    const d = a.charCodeAt(a0 + i) - b.charCodeAt(b0 + i)
+    if (d !== 0) return d
+  }
+  return 0
+}
+
+/** the larger of two stream ids (`ms-seq`; a bare `ms` counts as `ms-0`) */
 const maxId = (a: string, b: string): string => {
-  const da = a.indexOf("-")
-  const db = b.indexOf("-")
-  const ma = da < 0 ? a : a.slice(0, da)
-  const mb = db < 0 ? b : b.slice(0, db)
-  if (ma.length !== mb.length) return ma.length > mb.length ? a : b
-  if (ma !== mb) return ma > mb ? a : b
-  const sa = da < 0 ? "0" : a.slice(da + 1)
-  const sb = db < 0 ? "0" : b.slice(db + 1)
-  if (sa.length !== sb.length) return sa.length > sb.length ? a : b
-  return sa >= sb ? a : b
+  let da = a.indexOf("-")
+  let db = b.indexOf("-")
+  if (da < 0) da = a.length
+  if (db < 0) db = b.length
+  const ms = compareDigits(a, 0, da, b, 0, db)
+  if (ms !== 0) return ms > 0 ? a : b
+  const seq = compareDigits(a, da + 1, Math.max(da + 1, a.length), b, db + 1, Math.max(db + 1, b.length))
+  return seq >= 0 ? a : b
 }
 
 const maxIdOf = (messages: ReadonlyArray<Message<any>>): string => {
