@@ -160,11 +160,14 @@ export const make: {
       noMkStream: options.noMkStream
     }
     const attributes = { "messaging.system": "redis", "messaging.destination.name": stream }
-    const encodeOne = (message: unknown): Either.Either<Fields, MessageEncodeError> =>
-      Either.mapLeft(
-        codec.encode(message),
-        (reason) => new MessageEncodeError({ stream, message: `cannot encode a message for stream "${stream}": ${reason}` })
+    const encodeOne = (message: unknown): Either.Either<Fields, MessageEncodeError> => {
+      const encoded = codec.encode(message)
+      // a success is passed on as it is (addAll encodes every message: no second object per message)
+      if (Either.isRight(encoded)) return encoded as unknown as Either.Either<Fields, MessageEncodeError>
+      return Either.left(
+        new MessageEncodeError({ stream, message: `cannot encode a message for stream "${stream}": ${encoded.left}` })
       )
+    }
 
     const add = (message: unknown) =>
       Effect.suspend((): Effect.Effect<string, ProducerError> => {
@@ -174,7 +177,7 @@ export const make: {
 
     const addAll = (messages: Iterable<unknown>) =>
       Effect.suspend((): Effect.Effect<ReadonlyArray<string>, ProducerError> => {
-        const all: Array<Fields> = []
+        const all = new Array<Fields>()
         for (const message of messages) {
           const fields = encodeOne(message)
           if (Either.isLeft(fields)) {

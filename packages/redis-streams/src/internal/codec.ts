@@ -101,7 +101,7 @@ export const recordCodec: Codec<Record<string, string>> = {
   encoding: "fields",
   encode: (value) => {
     if (value === null || typeof value !== "object") return Either.left("a message must be an object of string fields")
-    const out: Array<string> = []
+    const out = new Array<string>()
     for (const key in value) {
       const v = value[key]
       if (v === undefined) continue

@@ -282,7 +282,10 @@ export const make = (connection: Connection): Service => {
       for (let from = 0, c = 0; from < entries.length; from += PIPELINE_CHUNK, c++) {
         const to = Math.min(from + PIPELINE_CHUNK, entries.length)
         const pipeline = client.pipeline()
-        for (let i = from; i < to; i++) pipeline.call("xadd", prefix.concat(entries[i]!))
+        // ioredis flattens one level of nested arguments (its typings do not say so): no concatenated
+        // copy of the arguments per entry
+        const xadd = pipeline.call as unknown as (command: string, ...args: Array<ReadonlyArray<Arg>>) => unknown
+        for (let i = from; i < to; i++) xadd.call(pipeline, "xadd", prefix, entries[i]!)
         const index = c
         inflight.push(pipeline.exec().then((r) => {
           results[index] = r
