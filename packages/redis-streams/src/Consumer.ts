@@ -417,11 +417,6 @@ const maxId = (a: string, b: string): string => {
   return seq >= 0 ? a : b
 }
 
-const maxIdOf = (messages: ReadonlyArray<Message<any>>): string => {
-  let max = messages[0]!.id
-  for (let i = 1; i < messages.length; i++) max = maxId(max, messages[i]!.id)
-  return max
-}
 
 /**
  * The size of an entry in UTF-8 bytes, computed exactly only when the cheap
@@ -731,6 +726,7 @@ export const make: {
           readAhead: undefined as ReadonlyArray<ReadEntry> | undefined,
           readAheadInFlight: false
         }
+        /** every read returns ids in ascending order (">" reads, own pending, XAUTOCLAIM): the last is the highest */
         const remember = (entries: ReadonlyArray<ReadEntry>) => {
           if (entries.length > 0) state.lastNewId = maxId(state.lastNewId, entries[entries.length - 1]!.id)
           return entries
@@ -817,7 +813,6 @@ export const make: {
         }
         const emit = (out: Array<Message<any>>): Batch<any> => {
           const batch = new BatchImpl(ctx, out, run)
-          if (out.length > 0) state.lastNewId = maxId(state.lastNewId, maxIdOf(out))
           state.current = batch
           return batch
         }
@@ -863,6 +858,7 @@ export const make: {
                   return step(c)
                 }
                 state.pendingCursor = own[own.length - 1]!.id
+                remember(own)
                 return Effect.zipRight(handleRedelivered(own, out, "own pending"), Effect.suspend(() => step(c)))
               }
             )
@@ -889,6 +885,7 @@ export const make: {
                   }`
                 )
                 if (r.entries.length > 0) {
+                  remember(r.entries)
                   return logDeleted.pipe(
                     Effect.zipRight(logInfo(`reclaimed ${r.entries.length} entries idle for more than ${o.claimIdleMs} ms`)),
                     Effect.zipRight(handleRedelivered(r.entries, out, "reclaimed")),
