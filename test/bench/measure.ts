@@ -96,7 +96,7 @@ const libConsume = (stream: string, group: string, consumers: number, readAhead:
   }))
 
 const [work, url] = process.argv.slice(2) as [string, string]
-const ROUNDS = Number(process.env["BENCH_ROUNDS"] ?? 5)
+const ROUNDS = Number(process.env["BENCH_ROUNDS"] ?? 7)
 const WARMUP = Number(process.env["BENCH_WARMUP"] ?? 3)
 const redis = new Redis(url)
 const sides = work === "produce" ? ["raw", "lib"] : ["raw", "lib", "libNoReadAhead"]
