@@ -6,8 +6,8 @@
  * trip, the mapping of Redis error replies, reply parsing details and spans.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Context, Effect, Exit, Fiber, Layer, Option, Scope, Stream, Tracer } from "effect"
-import { Consumer, RedisBackend, RedisConnection, StreamsBackend } from "effect-redis-streams"
+import { Context, Effect, Exit, Fiber, Layer, Option, Scope, Tracer } from "effect"
+import { RedisBackend, RedisConnection, StreamsBackend } from "effect-redis-streams"
 import type { StreamsError } from "effect-redis-streams"
 import { Redis } from "ioredis"
 import * as Net from "node:net"
@@ -112,32 +112,6 @@ describe("RedisBackend (Redis-specific)", () => {
       // CLIENT UNBLOCK, not a reconnection: still the same dedicated connection
       assert.strictEqual(yield* countClients(raw, name), 2)
       assert.strictEqual(yield* dedicatedClientId(raw, name, connection), dedicatedId)
-    }))
-
-  it.scopedLive("a Consumer works on a connection of its own, closed with its scope; sharedConnection opens none", () =>
-    Effect.gen(function*() {
-      const name = connectionName()
-      const raw = yield* rawClient()
-      const { backend } = yield* build({ url: redisUrl(), connectionName: name })
-      const stream = uniqueKey("own")
-      const ids = yield* backend.addMany(stream, [["n", "1"], ["n", "2"]])
-      assert.strictEqual(yield* countClients(raw, name), 1)
-      yield* Effect.scoped(Effect.gen(function*() {
-        const consumers = yield* Effect.all([1, 2].map((i) =>
-          Consumer.make({ stream, group: "g", consumer: `c${i}`, batchSize: 1, maxWait: 0 })
-        ))
-        // one connection each, with the same options (the connection name too)
-        assert.strictEqual(yield* countClients(raw, name), 3)
-        const batches = yield* Effect.all(consumers.map((c) => c.batches.pipe(Stream.take(1), Stream.runCollect)))
-        const got = batches.flatMap((b) => Chunk.toReadonlyArray(b)).flatMap((b) => b.messages.map((m) => m.id))
-        assert.sameMembers(got, [...ids])
-        for (const b of batches) yield* Chunk.unsafeGet(b, 0).ack
-      }).pipe(Effect.provideService(StreamsBackend.StreamsBackend, backend)))
-      assert.strictEqual(yield* countClients(raw, name), 1, "closed with the consumers' scope")
-      yield* Effect.scoped(Effect.gen(function*() {
-        yield* Consumer.make({ stream, group: "g", consumer: "shared", batchSize: 1, maxWait: 0, sharedConnection: true })
-        assert.strictEqual(yield* countClients(raw, name), 1)
-      }).pipe(Effect.provideService(StreamsBackend.StreamsBackend, backend)))
     }))
 
   it.scopedLive("a blocking read that times out returns [] after about blockMs", () =>

@@ -125,14 +125,6 @@ export interface Options<A = Record<string, string>, I = unknown> {
    * are interrupted.
    */
   readonly readAhead?: boolean | undefined
-  /**
-   * Use the backend's connection (default false: the Consumer opens a
-   * connection of its own with the same options, closed with its scope, so
-   * that consumers in one process do not queue behind each other; measured
-   * with 4 consumers in one process, ~0.8 of raw ioredis shared, ~1.0 own).
-   * Blocking reads always use one more connection, per run of `batches`.
-   */
-  readonly sharedConnection?: boolean | undefined
 }
 
 /**
@@ -504,9 +496,7 @@ export const make: {
 } = (options: Options<any, any>): Effect.Effect<Service<any>, InvalidOptions | BackendError, StreamsBackend | Scope.Scope> =>
   Effect.gen(function*() {
     const o = yield* resolve(options)
-    const shared = yield* StreamsBackend
-    // a connection of its own (closed with the Consumer's scope), unless asked to share
-    const backend = options.sharedConnection === true ? shared : yield* shared.session
+    const backend = yield* StreamsBackend
     const codec: Codec.Codec<any> = options.schema === undefined
       ? Codec.recordCodec
       : Codec.make(options.schema, options.encoding)

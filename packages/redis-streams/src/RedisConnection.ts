@@ -165,13 +165,6 @@ export interface Service {
    * reads.
    */
   readonly duplicate: Effect.Effect<Redis | Cluster, RedisConnectionError, Scope.Scope>
-  /**
-   * Another connection like this one (same options, command timeout and
-   * reconnection), owned by the new service and closed with the scope. A
-   * Consumer reads and acknowledges on a sibling of its own, so consumers in
-   * one process do not queue behind each other on one connection.
-   */
-  readonly sibling: Effect.Effect<Service, RedisConnectionError, Scope.Scope>
 }
 
 /**

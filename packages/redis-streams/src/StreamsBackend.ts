@@ -326,13 +326,6 @@ export interface Service {
   readonly readGroup: (options: ReadGroupOptions) => Effect.Effect<ReadonlyArray<ReadEntry>, BackendError>
   /** a reader with its own connection for blocking reads, released with the scope */
   readonly blockingReader: Effect.Effect<BlockingReader, RedisConnectionError, Scope.Scope>
-  /**
-   * The same backend over a connection of its own (Redis: a sibling of the
-   * connection, with the same options; in memory: this backend), released
-   * with the scope. A Consumer works on one, so that consumers in one process
-   * do not queue behind each other on one connection.
-   */
-  readonly session: Effect.Effect<Service, RedisConnectionError, Scope.Scope>
 
   /** XACK of many ids; returns how many were pending */
   readonly ack: (stream: string, group: string, ids: ReadonlyArray<string>) => Effect.Effect<number, BackendError>

@@ -669,7 +669,6 @@ export const make = (connection: Connection): Service => {
       readGroup: (options: BlockingReadGroupOptions) =>
         Effect.flatMap(reader.readGroup(options), (entries) => withBytes(options.stream, entries))
     })),
-    session: Effect.map(connection.sibling, make),
     ack,
     ackAndDelete,
     ackThenRead,

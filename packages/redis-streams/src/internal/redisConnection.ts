@@ -623,38 +623,23 @@ export const make = (options: Options = {}): Effect.Effect<Service, RedisConnect
     const runtime = yield* Effect.runtime<never>()
     const client = yield* acquire(p.create, p.endpoint, "main", p.secrets, p.connectTimeoutMs, p.quitTimeoutMs, runtime)
     const serverVersion = yield* readServerVersion(client, p.endpoint, p.connectTimeoutMs, p.secrets)
-    return owned(client, p.create, p.endpoint, serverVersion, p.commandTimeout, p.secrets, p.connectTimeoutMs, p.quitTimeoutMs, runtime)
+    return {
+      client,
+      endpoint: p.endpoint,
+      serverVersion,
+      owned: true,
+      commandTimeout: p.commandTimeout,
+      duplicate: acquire(
+        () => duplicateOf(client),
+        p.endpoint,
+        "dedicated",
+        p.secrets,
+        p.connectTimeoutMs,
+        p.quitTimeoutMs,
+        runtime
+      )
+    }
   })
-
-/** the service over a client this module created; its siblings are made by `create` */
-const owned = (
-  client: Client,
-  create: () => Client,
-  endpoint: string,
-  serverVersion: string,
-  commandTimeout: Duration.Duration,
-  secrets: ReadonlyArray<string>,
-  connectTimeoutMs: number,
-  quitTimeoutMs: number,
-  runtime: Runtime.Runtime<never>
-): Service => ({
-  client,
-  endpoint,
-  serverVersion,
-  owned: true,
-  commandTimeout,
-  duplicate: acquire(() => duplicateOf(client), endpoint, "dedicated", secrets, connectTimeoutMs, quitTimeoutMs, runtime),
-  sibling: Effect.map(
-    acquire(create, endpoint, "main", secrets, connectTimeoutMs, quitTimeoutMs, runtime),
-    (sibling) => owned(sibling, create, endpoint, serverVersion, commandTimeout, secrets, connectTimeoutMs, quitTimeoutMs, runtime)
-  )
-})
-
-/** a new client with the options of `client` (a caller's client), connected by the caller */
-const siblingOf = (client: Client): Client =>
-  client.isCluster
-    ? (client as Cluster).duplicate([], { lazyConnect: true })
-    : (client as Redis).duplicate({ lazyConnect: true })
 
 const describeClient = (client: Client): string => {
   if (client.isCluster) {
@@ -703,7 +688,6 @@ export const fromClient = (
       (unwatch) => Effect.sync(unwatch)
     )
     const serverVersion = yield* readServerVersion(client, endpoint, connectTimeoutMs, secrets)
-    const create = () => siblingOf(client)
     return {
       client,
       endpoint,
@@ -718,12 +702,6 @@ export const fromClient = (
         connectTimeoutMs,
         quitTimeoutMs,
         runtime
-      ),
-      // siblings of a caller's client are this module's own: they are quit with their scope
-      sibling: Effect.map(
-        acquire(create, endpoint, "main", secrets, connectTimeoutMs, quitTimeoutMs, runtime),
-        (sibling) =>
-          owned(sibling, create, endpoint, serverVersion, commandTimeoutDuration, secrets, connectTimeoutMs, quitTimeoutMs, runtime)
       )
     }
   })

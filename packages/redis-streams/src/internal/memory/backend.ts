@@ -234,8 +234,6 @@ export const makeBackend = (): InMemoryBackend => {
         return r === NOTHING ? EMPTY : r
       }),
     blockingReader,
-    // one keyspace, no connections: a session is this backend
-    session: Effect.sync(() => service),
 
     ack: (stream, group, ids) =>
       run("ack", "XACK", stream, group, [stream, group, ids], () => ids.length === 0 ? 0 : engine.xack(stream, group, ids)),
