@@ -131,6 +131,15 @@ const crashing = (crashRate: number, random: () => number, crashes: { count: num
             return Effect.dieMessage("injected crash before XACK")
           }
           return inner.ack(stream, group, ids)
+        }),
+      // the Consumer's other way to acknowledge (a batch's ack that reads the next one)
+      ackThenRead: (stream, group, ids, read, options) =>
+        Effect.suspend(() => {
+          if (crashes.count < 3 && random() < crashRate) {
+            crashes.count++
+            return Effect.dieMessage("injected crash before XACK")
+          }
+          return inner.ackThenRead(stream, group, ids, read, options)
         })
     }))
   )
