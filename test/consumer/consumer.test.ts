@@ -391,3 +391,25 @@ plainIt.scoped("Consumer.layerConfig and Producer.layerConfig read their options
     assert.strictEqual(batch!.messages.length, 7)
     assert.strictEqual((yield* backend.groupsInfo("cfg-stream"))[0]!.name, "cfg-group")
   }))
+
+forEachBackend("Consumer runs of batches", (it) => {
+  it.scoped("a second run waits for the first, and interrupting it while it waits returns at once", () =>
+    Effect.gen(function*() {
+      const kit = yield* TestKit
+      const stream = kit.key("runs")
+      const consumer = yield* Consumer.make({ stream, group: "g", batchSize: 1, maxWait: "10 seconds", blockTime: "10 seconds" })
+      // the first run waits for entries on an empty stream (holding the run's lock)
+      const first = yield* consumer.batches.pipe(Stream.take(1), Stream.runCollect, Effect.fork)
+      yield* kit.sleep(50)
+      const second = yield* consumer.batches.pipe(Stream.take(1), Stream.runCollect, Effect.fork)
+      yield* kit.sleep(50)
+      assert.isTrue(Option.isNone(yield* Fiber.poll(second)), "the second run waits")
+      const start = performance.now()
+      yield* Fiber.interrupt(second)
+      assert.isBelow(performance.now() - start, 1000, "interrupting the waiting run does not wait for the first")
+      // the first run is unaffected: it gets the next entry (a full batch: emitted at once)
+      yield* fill(stream, 1)
+      const [batch] = Chunk.toReadonlyArray(yield* Fiber.join(first))
+      assert.strictEqual(batch!.messages.length, 1)
+    }))
+})
