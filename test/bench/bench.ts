@@ -14,9 +14,9 @@
  * placed by the scheduler on Redis's CPU or not, a bias of up to 40% that rounds do not average out.
  * BENCH_WARMUP rounds first (default 3, not counted, their ratios printed: V8 needs about three runs
  * of 200,000 messages to optimize the library's path, one for raw ioredis), then BENCH_ROUNDS rounds
- * (default 7); within a round the sides run back to back, in alternating order. The table shows each side's best round; a ratio is the
- * median over the rounds of library / raw in the same round, which a machine whose speed drifts
- * between rounds (this one does, by up to 2x) does not bias.
+ * (default 7); within a round the sides run back to back, in alternating order. The table shows
+ * each side's best round; a ratio is the median over the rounds of library / raw in the same round,
+ * which a machine whose speed drifts between rounds (this one does, by up to 2x) does not bias.
  *
  * Prints a table, then one JSON line with produceRatio and consumeRatio (library msgs/s / raw msgs/s;
  * consumeRatio is the lower of the 1- and 4-consumer ratios).

@@ -374,14 +374,14 @@ class BatchImpl<A> implements Batch<A> {
   constructor(
     readonly ctx: Ctx<A>,
     readonly messages: ReadonlyArray<Message<A>>,
-    readonly run: Run | undefined
+    readonly run: Run
   ) {}
   get ack(): Effect.Effect<void, BackendError> {
     return Effect.asVoid(this.ackWith(idsOf(this.messages), true))
   }
   /** acknowledge `ids`, reading ahead when `readAhead` is set and the run allows it */
   ackWith(ids: ReadonlyArray<string>, readAhead: boolean): Effect.Effect<number, BackendError> {
-    return readAhead && this.run !== undefined && ids.length > 0
+    return readAhead && ids.length > 0
       ? this.run.ackThenRead(this, ids)
       : this.ctx.ackIds(ids)
   }
@@ -416,7 +416,6 @@ const maxId = (a: string, b: string): string => {
   const seq = compareDigits(a, da + 1, Math.max(da + 1, a.length), b, db + 1, Math.max(db + 1, b.length))
   return seq >= 0 ? a : b
 }
-
 
 /**
  * The size of an entry in UTF-8 bytes, computed exactly only when the cheap
@@ -520,7 +519,7 @@ export const make: {
         `claimIdle (${o.claimIdleMs} ms) is not longer than maxWait (${o.maxWaitMs} ms): other consumers may ` +
           `reclaim entries of a batch that is still collecting, and handle them twice; make claimIdle longer ` +
           `than maxWait plus the time a batch takes to process`
-      ).pipe(Effect.annotateLogs(annotations))
+      )
     }
     const created = yield* createGroup
     if (created) yield* logInfo(`created consumer group "${o.group}" on "${o.stream}" at ${o.startId}`)
@@ -563,9 +562,14 @@ export const make: {
         })
       )
 
+    /** acknowledged ids need no last error any more */
+    const forgetErrors = (ids: ReadonlyArray<string>) => {
+      if (lastErrors.size > 0) for (const id of ids) lastErrors.delete(id)
+    }
+
     const ackIds = (ids: ReadonlyArray<string>): Effect.Effect<number, BackendError> => {
       if (ids.length === 0) return Effect.succeed(0)
-      if (lastErrors.size > 0) for (const id of ids) lastErrors.delete(id)
+      forgetErrors(ids)
       return ackSpan(
         o.deleteOnAck ? backend.ackAndDelete(o.stream, o.group, ids) : backend.ack(o.stream, o.group, ids),
         ids.length
@@ -755,7 +759,7 @@ export const make: {
           }).pipe(
             Effect.flatMap((ids) => Effect.logDebug(`released ${ids.length} entries read ahead and not handed out`)),
             Effect.catchAll((e) =>
-              logWarning(
+              Effect.logWarning(
                 `could not release ${entries.length} entries read ahead (${e.message}); they stay pending under ` +
                   `this consumer and are reclaimed after claimIdle`
               )
@@ -779,7 +783,7 @@ export const make: {
                 // a reclaim round only runs at the start of an empty batch: do not read ahead when one is due
                 (o.claimIdleMs === undefined || clock.unsafeCurrentTimeMillis() < state.nextReclaimAt)
               if (!eligible) return ctx.ackIds(ids)
-              if (lastErrors.size > 0) for (const id of ids) lastErrors.delete(id)
+              forgetErrors(ids)
               state.readAheadInFlight = true
               const effect = backend.ackThenRead(
                 o.stream,
@@ -899,9 +903,9 @@ export const make: {
           return readStep(c, now)
         }
 
-        /** continue with `step` once the entries are messages */
+        /** continue with `step` once the entries are messages (at once, unless some must be dead-lettered) */
         const pushThenStep = (entries: ReadonlyArray<ReadEntry>, c: Collecting): Effect.Effect<Batch<any>, BackendError> => {
-          const pending = pushFresh(remember(entries), c.out)
+          const pending = pushFresh(entries, c.out)
           return pending === undefined ? step(c) : Effect.zipRight(pending, Effect.suspend(() => step(c)))
         }
 
@@ -910,11 +914,11 @@ export const make: {
           const remaining = o.batchSize - out.length
           const left = c.deadline - now
           if (left >= 1) {
-            return Effect.flatMap(readNew(remaining, Math.min(Math.ceil(left), o.blockMs)), (entries) => pushThenStep(entries, c))
+            return Effect.flatMap(readNew(remaining, Math.min(Math.ceil(left), o.blockMs)), (entries) => pushThenStep(remember(entries), c))
           }
           if (!c.finalReadDone) {
             c.finalReadDone = true
-            return Effect.flatMap(readNew(remaining, undefined), (entries) => pushThenStep(entries, c))
+            return Effect.flatMap(readNew(remaining, undefined), (entries) => pushThenStep(remember(entries), c))
           }
           if (out.length > 0 || o.emitEmpty) return Effect.succeed(emit(out))
           // nothing at all: wait for the first entry; a new collection begins when it arrives
@@ -950,8 +954,7 @@ export const make: {
           if (ahead === undefined) return step(c)
           // start with the entries read ahead (they were remembered when they arrived)
           state.readAhead = undefined
-          const pending = pushFresh(ahead, c.out)
-          return pending === undefined ? step(c) : Effect.zipRight(pending, Effect.suspend(() => step(c)))
+          return pushThenStep(ahead, c)
         })
         const tracing = !isDefaultTracer(yield* Effect.tracer)
         const collect = tracing

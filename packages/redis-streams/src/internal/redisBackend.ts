@@ -359,19 +359,28 @@ export const make = (connection: Connection): Service => {
     )
   }
 
-  const ack = (stream: string, group: string, ids: ReadonlyArray<string>) => {
-    if (ids.length === 0) return Effect.succeed(0)
+  /** XACK's arguments: the stream, the group, the ids */
+  const ackArgs = (stream: string, group: string, ids: ReadonlyArray<string>): Array<Arg> => {
     const args = new Array<Arg>(ids.length + 2)
     args[0] = stream
     args[1] = group
     for (let i = 0; i < ids.length; i++) args[i + 2] = ids[i]!
-    return traced(send("XACK", args, Replies.toInt, stream, group), "ack", stream, "consumer")
+    return args
+  }
+
+  /** MULTI XACK XDEL EXEC: its reply is parsed by `Replies.parseAckAndDelete` */
+  const startAckAndDelete = (stream: string, group: string, ids: ReadonlyArray<string>) =>
+    client.multi().call("xack", ackArgs(stream, group, ids)).call("xdel", [stream, ...ids]).exec()
+
+  const ack = (stream: string, group: string, ids: ReadonlyArray<string>) => {
+    if (ids.length === 0) return Effect.succeed(0)
+    return traced(send("XACK", ackArgs(stream, group, ids), Replies.toInt, stream, group), "ack", stream, "consumer")
   }
 
   const ackAndDelete = (stream: string, group: string, ids: ReadonlyArray<string>) => {
     if (ids.length === 0) return Effect.succeed(0)
     const effect = run(
-      () => client.multi().call("xack", [stream, group, ...ids]).call("xdel", [stream, ...ids]).exec(),
+      () => startAckAndDelete(stream, group, ids),
       Replies.parseAckAndDelete,
       "MULTI XACK XDEL EXEC",
       stream,
@@ -388,19 +397,15 @@ export const make = (connection: Connection): Service => {
     options?: { readonly delete?: boolean | undefined }
   ) => {
     const readArgs = readGroupArgs(read)
-    const ackArgs = new Array<Arg>(ids.length + 2)
-    ackArgs[0] = stream
-    ackArgs[1] = group
-    for (let i = 0; i < ids.length; i++) ackArgs[i + 2] = ids[i]!
     const remove = options?.delete === true
     // both commands are written in the same tick, so they share a round trip; each keeps its own
     // reply (a failed read does not fail the acknowledgement)
     const start = () => {
       const acked: Promise<unknown> = ids.length === 0
-        ? Promise.resolve(remove ? [[null, 0], [null, 0]] : 0)
+        ? Promise.resolve(null)
         : remove
-        ? client.multi().call("xack", ackArgs).call("xdel", [stream, ...ids]).exec()
-        : client.call("xack", ackArgs)
+        ? startAckAndDelete(stream, group, ids)
+        : client.call("xack", ackArgs(stream, group, ids))
       const next = client.call("xreadgroup", readArgs).then(
         (reply) => Either.right(reply),
         (cause: unknown) => Either.left(cause)
@@ -409,16 +414,13 @@ export const make = (connection: Connection): Service => {
     }
     const parse = (reply: unknown): AckThenReadResult => {
       const [ackReply, readReply] = reply as [unknown, Either.Either<unknown, unknown>]
-      const acked = remove ? Replies.parseAckAndDelete(ackReply) : Replies.toInt(ackReply)
+      const acked = ids.length === 0 ? 0 : remove ? Replies.parseAckAndDelete(ackReply) : Replies.toInt(ackReply)
       let result: Either.Either<ReadonlyArray<ReadEntry>, BackendError>
-      if (Either.isLeft(readReply)) {
-        result = Either.left(Replies.toBackendError(readReply.left, "XREADGROUP", read.stream, read.group, endpoint))
-      } else {
-        try {
-          result = Either.right(Replies.parseReadGroup(readReply.right))
-        } catch (cause) {
-          result = Either.left(Replies.toBackendError(cause, "XREADGROUP", read.stream, read.group, endpoint))
-        }
+      try {
+        if (Either.isLeft(readReply)) throw readReply.left
+        result = Either.right(Replies.parseReadGroup(readReply.right))
+      } catch (cause) {
+        result = Either.left(Replies.toBackendError(cause, "XREADGROUP", read.stream, read.group, endpoint))
       }
       return { acked, read: result }
     }
