@@ -6,6 +6,12 @@
  * - consume: Consumer.batches + batch.ack at batch size 100, with 1 and 4 consumers, vs a raw loop of
  *   XREADGROUP COUNT 100 + one XACK per batch over the same data; the library with its default
  *   read-ahead (a batch's acknowledgement reads the next batch in the same round trip) and without.
+ *   With 4 consumers each has a connection of its own on both sides (raw: 4 ioredis clients; the
+ *   library: a RedisBackend each), as a process running several consumers would; a second pair of
+ *   sides runs the 4 on one connection (one client; one backend).
+ *
+ * The library measured is the compiled one (`pnpm bench` builds it; measure.ts runs with the
+ * `compiled` export condition), as a user's program runs it.
  *
  * Each work (produce, consume with 1 consumer, with 4) runs in a Node process of its own
  * (measure.ts), where its sides alternate: one process running everything measured the library
@@ -33,7 +39,7 @@ const WARMUP = Number(process.env["BENCH_WARMUP"] ?? 3)
 const here = Path.dirname(fileURLToPath(import.meta.url))
 
 type Work = "produce" | "consume1" | "consume4"
-type Side = "raw" | "lib" | "libNoReadAhead"
+type Side = "raw" | "lib" | "libNoReadAhead" | "rawShared" | "libShared"
 
 const median = (xs: ReadonlyArray<number>) => {
   const s = [...xs].sort((a, b) => a - b)
@@ -47,7 +53,9 @@ const measure = (work: Work, url: string): Promise<{ warmups: Array<Partial<Reco
   new Promise((resolve, reject) => {
     execFile(
       process.execPath,
-      ["--import", "tsx", Path.join(here, "measure.ts"), work, url],
+      // the compiled library (build/, as published), not its sources through tsx: tsx's transform
+      // names every closure it creates (esbuild keepNames), which costs the library ~20% of its time
+      ["--conditions=compiled", "--import", "tsx", Path.join(here, "measure.ts"), work, url],
       { cwd: Path.join(here, ".."), env: { ...process.env, BENCH_WARMUP: String(WARMUP), BENCH_ROUNDS: String(ROUNDS) } },
       (error, stdout, stderr) => {
         if (error) return reject(new Error(`${work}: ${error.message}\n${stderr}`))
@@ -84,25 +92,30 @@ const main = async () => {
   const ratios = (work: Work, side: Side) => rounds.map((r) => rate(r, work, side) / rate(r, work, "raw"))
   const ratio = (work: Work, side: Side) => median(ratios(work, side))
   const fmt = (n: number) => Math.round(n).toLocaleString("en-US").padStart(10)
-  const row = (label: string, work: Work, side: Side) =>
-    `| ${label.padEnd(41)} | ${fmt(best(work, "raw"))} | ${fmt(best(work, side))} | ${ratio(work, side).toFixed(2)} |`
+  const ratioTo = (work: Work, side: Side, base: Side) => median(rounds.map((r) => rate(r, work, side) / rate(r, work, base)))
+  const row = (label: string, work: Work, side: Side, base: Side = "raw") =>
+    `| ${label.padEnd(51)} | ${fmt(best(work, base))} | ${fmt(best(work, side))} | ${ratioTo(work, side, base).toFixed(2)} |`
   const lines = [
     `messages: ${N} x 100 bytes, batch ${BATCH}; ${ROUNDS} rounds after ${WARMUP} warm-up rounds; one process per work`,
     `msg/s: best round; ratio: median over the rounds of (library / raw in the same round)`,
-    `| work                                      |  raw msg/s |  lib msg/s | ratio |`,
-    `|-------------------------------------------|-----------:|-----------:|------:|`,
+    `| work                                                |  raw msg/s |  lib msg/s | ratio |`,
+    `|-----------------------------------------------------|-----------:|-----------:|------:|`,
     row("produce (pipelined XADD)", "produce", "lib"),
     row("consume + ack, 1 consumer", "consume1", "lib"),
-    row("consume + ack, 4 consumers", "consume4", "lib"),
+    row("consume + ack, 4 consumers, a connection each", "consume4", "lib"),
+    row("consume + ack, 4 consumers on one connection", "consume4", "libShared", "rawShared"),
     row("consume + ack, 1 consumer, no read-ahead", "consume1", "libNoReadAhead"),
-    row("consume + ack, 4 consumers, no read-ahead", "consume4", "libNoReadAhead")
+    row("consume + ack, 4 consumers, a connection each, no read-ahead", "consume4", "libNoReadAhead")
   ]
   for (const line of lines) process.stdout.write(line + "\n")
-  const list = (work: Work, side: Side) => ratios(work, side).map((x) => x.toFixed(2)).join(" ")
+  const list = (work: Work, side: Side, base: Side = "raw") =>
+    rounds.map((r) => (rate(r, work, side) / rate(r, work, base)).toFixed(2)).join(" ")
   process.stdout.write(
     `ratios per round: produce ${list("produce", "lib")}; consume1 ${list("consume1", "lib")}; consume4 ${
       list("consume4", "lib")
-    }; consume1 no read-ahead ${list("consume1", "libNoReadAhead")}; consume4 no read-ahead ${
+    }; consume4 on one connection ${list("consume4", "libShared", "rawShared")}; consume1 no read-ahead ${
+      list("consume1", "libNoReadAhead")
+    }; consume4 no read-ahead ${
       list("consume4", "libNoReadAhead")
     }\n`
   )
@@ -121,6 +134,7 @@ const main = async () => {
       consumeRatio: r3(Math.min(ratio("consume1", "lib"), ratio("consume4", "lib"))),
       consumeRatio1: r3(ratio("consume1", "lib")),
       consumeRatio4: r3(ratio("consume4", "lib")),
+      consumeRatio4OneConnection: r3(ratioTo("consume4", "libShared", "rawShared")),
       consumeRatioNoReadAhead: r3(Math.min(ratio("consume1", "libNoReadAhead"), ratio("consume4", "libNoReadAhead"))),
       consumeRatio1NoReadAhead: r3(ratio("consume1", "libNoReadAhead")),
       consumeRatio4NoReadAhead: r3(ratio("consume4", "libNoReadAhead")),
@@ -129,7 +143,9 @@ const main = async () => {
       raw1: Math.round(best("consume1", "raw")),
       lib1: Math.round(best("consume1", "lib")),
       raw4: Math.round(best("consume4", "raw")),
-      lib4: Math.round(best("consume4", "lib"))
+      lib4: Math.round(best("consume4", "lib")),
+      raw4OneConnection: Math.round(best("consume4", "rawShared")),
+      lib4OneConnection: Math.round(best("consume4", "libShared"))
     }) + "\n"
   )
 }

@@ -9,9 +9,12 @@
  * to a new stream and deletes it. Prints `{ "warmups": [...], "rounds": [...] }`, each round a map
  * from side to msgs/s.
  */
-import { Effect, Redacted, Stream } from "effect"
+import { Effect, Layer, Redacted, type Scope, Stream } from "effect"
 import { Consumer, Producer, RedisBackend, StreamsBackend } from "effect-redis-streams"
 import { Redis } from "ioredis"
+import * as Fs from "node:fs/promises"
+import * as Inspector from "node:inspector"
+import { PerformanceObserver } from "node:perf_hooks"
 
 const N = Number(process.env["BENCH_MESSAGES"] ?? 200_000)
 const BATCH = 100
@@ -31,12 +34,14 @@ const rawProduce = async (redis: Redis, stream: string) => {
   return N / ((now() - t) / 1000)
 }
 
-const rawConsume = async (url: string, stream: string, group: string, consumers: number) => {
-  const clients = Array.from({ length: consumers }, () => new Redis(url))
+/** `consumers` loops, each on a client of its own, or all on one client (`shared`) */
+const rawConsume = async (url: string, stream: string, group: string, consumers: number, shared: boolean) => {
+  const clients = Array.from({ length: shared ? 1 : consumers }, () => new Redis(url))
   await Promise.all(clients.map((c) => c.ping()))
   let total = 0
   const t = now()
-  await Promise.all(clients.map(async (c, i) => {
+  await Promise.all(Array.from({ length: consumers }, async (_, i) => {
+    const c = clients[shared ? 0 : i]!
     for (;;) {
       const reply = (await c.xreadgroup("GROUP", group, `raw-${i}`, "COUNT", BATCH, "STREAMS", stream, ">")) as
         | Array<[string, Array<[string, Array<string>]>]>
@@ -62,13 +67,13 @@ const libProduce = (stream: string) =>
     return N / ((now() - t) / 1000)
   })
 
-const libConsume = (stream: string, group: string, consumers: number, readAhead: boolean) =>
+const libConsume = (url: string, stream: string, group: string, consumers: number, readAhead: boolean, ownBackend: boolean) =>
   Effect.scoped(Effect.gen(function*() {
     // consumers are built before the clock starts, as the raw side connects its clients before it
     const built = yield* Effect.forEach(
       Array.from({ length: consumers }, (_, i) => i),
       (i) =>
-        Consumer.make({
+        withBackend(url, ownBackend, Consumer.make({
           stream,
           group,
           consumer: `lib-${i}`,
@@ -77,7 +82,7 @@ const libConsume = (stream: string, group: string, consumers: number, readAhead:
           emitEmpty: true,
           claimIdle: false,
           readAhead
-        })
+        }))
     )
     let total = 0
     const t = now()
@@ -95,11 +100,31 @@ const libConsume = (stream: string, group: string, consumers: number, readAhead:
     return rate
   }))
 
+/** the shared backend, or (ownBackend) one of its own with its own connection, closed with the scope */
+const withBackend = <A, E>(url: string, ownBackend: boolean, make: Effect.Effect<A, E, StreamsBackend.StreamsBackend | Scope.Scope>) =>
+  ownBackend
+    ? Effect.flatMap(
+      Layer.build(Layer.fresh(RedisBackend.layerRedis({ url: Redacted.make(url) }))),
+      (context) => Effect.provide(make, context)
+    )
+    : make
+
 const [work, url] = process.argv.slice(2) as [string, string]
 const ROUNDS = Number(process.env["BENCH_ROUNDS"] ?? 7)
 const WARMUP = Number(process.env["BENCH_WARMUP"] ?? 3)
 const redis = new Redis(url)
-const sides = work === "produce" ? ["raw", "lib"] : ["raw", "lib", "libNoReadAhead"]
+/**
+ * Sides: raw ioredis, the library, the library without read-ahead. With 4 consumers, each has a
+ * connection of its own on both sides (4 ioredis clients; 4 backends), and the "Shared" sides run
+ * the 4 on one connection (one client; one backend).
+ */
+const allSides = work === "produce"
+  ? ["raw", "lib"]
+  : work === "consume4"
+  ? ["raw", "lib", "libNoReadAhead", "rawShared", "libShared"]
+  : ["raw", "lib", "libNoReadAhead"]
+// BENCH_SIDES=lib,raw: only these sides (for profiling one side)
+const sides = process.env["BENCH_SIDES"] ? allSides.filter((s) => process.env["BENCH_SIDES"]!.split(",").includes(s)) : allSides
 const base = `bench-${work}-${Date.now()}`
 let iteration = 0
 
@@ -118,22 +143,72 @@ const once = (side: string): Effect.Effect<number, unknown, StreamsBackend.Strea
     const consumers = work === "consume1" ? 1 : 4
     const group = `g-${n}`
     yield* backend.createGroup(base, group, { id: "0" })
-    const rate = side === "raw"
-      ? yield* Effect.promise(() => rawConsume(url, base, group, consumers))
-      : yield* libConsume(base, group, consumers, side === "lib")
+    const shared = side === "rawShared" || side === "libShared"
+    const rate = side === "raw" || side === "rawShared"
+      ? yield* Effect.promise(() => rawConsume(url, base, group, consumers, shared))
+      : yield* libConsume(url, base, group, consumers, side !== "libNoReadAhead", consumers > 1 && !shared)
     yield* backend.destroyGroup(base, group)
     return rate
   })
+
+// garbage collection time so far, in ms (BENCH_CPU only)
+let gcMs = 0
+if (process.env["BENCH_CPU"]) {
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) gcMs += entry.duration
+  }).observe({ entryTypes: ["gc"] })
+}
+
+/** BENCH_PROFILE=file.cpuprofile: a CPU profile of the rounds after the warm-up */
+const profiler = (() => {
+  const session = new Inspector.Session()
+  const post = (method: string, params?: object) =>
+    new Promise<any>((resolve, reject) => session.post(method, params, (e, r) => (e ? reject(e) : resolve(r))))
+  return {
+    start: async () => {
+      session.connect()
+      await post("Profiler.enable")
+      await post("Profiler.setSamplingInterval", { interval: 200 })
+      await post("Profiler.start")
+    },
+    stop: async (file: string) => {
+      const { profile } = await post("Profiler.stop")
+      await Fs.writeFile(file, JSON.stringify(profile))
+      session.disconnect()
+    }
+  }
+})()
+
+/** CPU time used so far, in µs: this process, and the Redis server; GC time in ms */
+const cpu = async () => {
+  const usage = process.cpuUsage()
+  const info = await redis.info("cpu")
+  const field = (name: string) => Number(new RegExp(`${name}:([0-9.]+)`).exec(info)?.[1] ?? 0) * 1e6
+  return { node: usage.user + usage.system, redis: field("used_cpu_user") + field("used_cpu_sys"), gc: gcMs }
+}
 
 const main = Effect.gen(function*() {
   if (work !== "produce") yield* Effect.promise(() => rawProduce(redis, base))
   const warmups: Array<Record<string, number>> = []
   const rounds: Array<Record<string, number>> = []
   for (let round = 0; round < WARMUP + ROUNDS; round++) {
+    if (round === WARMUP && process.env["BENCH_PROFILE"]) yield* Effect.promise(() => profiler.start())
     const result: Record<string, number> = {}
-    for (const side of round % 2 === 1 ? [...sides].reverse() : sides) result[side] = Math.round(yield* once(side))
+    for (const side of round % 2 === 1 ? [...sides].reverse() : sides) {
+      const before = yield* Effect.promise(() => cpu())
+      result[side] = Math.round(yield* once(side))
+      const after = yield* Effect.promise(() => cpu())
+      if (process.env["BENCH_CPU"]) {
+        process.stderr.write(
+          `${work} ${side}: ${result[side]} msg/s, node ${((after.node - before.node) / N).toFixed(2)} µs/msg, redis ${
+            ((after.redis - before.redis) / N).toFixed(2)
+          } µs/msg, gc ${(after.gc - before.gc).toFixed(0)} ms\n`
+        )
+      }
+    }
     ;(round < WARMUP ? warmups : rounds).push(result)
   }
+  if (process.env["BENCH_PROFILE"]) yield* Effect.promise(() => profiler.stop(process.env["BENCH_PROFILE"]!))
   yield* Effect.promise(() => redis.del(base))
   process.stdout.write(JSON.stringify({ warmups, rounds }) + "\n")
 })
