@@ -317,6 +317,24 @@ forEachBackend("StreamsBackend", (it, backendName) => {
       assert.strictEqual(yield* backend.length(key), 4)
     }))
 
+  it.effect("addMany: one failing XADD among several chunks fails the call with the first error; the others apply", () =>
+    Effect.gen(function*() {
+      const { backend, kit } = yield* services
+      const key = kit.key("addmany-partial")
+      // 2,500 entries: three pipeline chunks on Redis; two have an odd field list (XADD's arity error)
+      const batch = Array.from({ length: 2500 }, (_, i) => i === 1500 || i === 2200 ? ["lonely"] : ["n", String(i)])
+      const err = yield* failsWith(backend.addMany(key, batch), "RedisCommandError")
+      assert.strictEqual(err.command, "XADD")
+      assert.match(err.reply, /wrong number of arguments/i)
+      // Redis ran every other XADD, in order
+      assert.strictEqual(yield* backend.length(key), 2498)
+      const all = yield* backend.range(key, { count: 3000 })
+      assert.deepStrictEqual(
+        all.map((e) => e.fields[1]),
+        batch.flatMap((f, i) => f.length === 2 ? [String(i)] : [])
+      )
+    }))
+
   it.effect("addMany: a trim option applies to every add", () =>
     Effect.gen(function*() {
       const { backend, kit } = yield* services

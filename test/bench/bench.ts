@@ -20,7 +20,7 @@
  * placed by the scheduler on Redis's CPU or not, a bias of up to 40% that rounds do not average out.
  * BENCH_WARMUP rounds first (default 3, not counted, their ratios printed: V8 needs about three runs
  * of 200,000 messages to optimize the library's path, one for raw ioredis), then BENCH_ROUNDS rounds
- * (default 7); within a round the sides run back to back, in alternating order. The table shows
+ * (default 9); within a round the sides run back to back, in alternating order. The table shows
  * each side's best round; a ratio is the median over the rounds of library / raw in the same round,
  * which a machine whose speed drifts between rounds (this one does, by up to 2x) does not bias.
  *
@@ -34,7 +34,7 @@ import { type RedisServerProcess, startRedisServerProcess } from "../src/RedisSe
 
 const N = Number(process.env["BENCH_MESSAGES"] ?? 200_000)
 const BATCH = 100
-const ROUNDS = Number(process.env["BENCH_ROUNDS"] ?? 7)
+const ROUNDS = Number(process.env["BENCH_ROUNDS"] ?? 9)
 const WARMUP = Number(process.env["BENCH_WARMUP"] ?? 3)
 const here = Path.dirname(fileURLToPath(import.meta.url))
 

@@ -123,6 +123,15 @@ forEachBackend("Producer", (it) => {
       const notString = yield* Effect.flip(plain.add({ n: 1 } as unknown as Record<string, string>))
       assert.include(notString.message, `field "n" must be a string`)
       assert.strictEqual(yield* backend.length(stream), 0)
+      // a getter that answers differently each time it is read
+      let reads = 0
+      const fickle = Object.defineProperty({ a: "1" }, "b", {
+        enumerable: true,
+        get: () => (++reads === 1 ? "2" : undefined)
+      }) as Record<string, string>
+      const changed = yield* Effect.flip(plain.addAll([{ a: "0" }, fickle]))
+      assert.include(changed.message, "changed while it was encoded")
+      assert.strictEqual(yield* backend.length(stream), 0)
     }))
 
   it.effect("writing to a key of another type fails with WrongKeyType naming the key", () =>

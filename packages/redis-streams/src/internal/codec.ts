@@ -101,14 +101,26 @@ export const recordCodec: Codec<Record<string, string>> = {
   encoding: "fields",
   encode: (value) => {
     if (value === null || typeof value !== "object") return Either.left("a message must be an object of string fields")
-    const out = new Array<string>()
+    // two passes, so the array has its exact size: pushing into an empty array gives it room for
+    // 17 elements, and a Producer's addAll keeps every message's array until it is sent
+    let n = 0
     for (const key in value) {
       const v = value[key]
       if (v === undefined) continue
       if (typeof v !== "string") return Either.left(`field "${key}" must be a string, got ${typeof v}`)
-      out.push(key, v)
+      n++
     }
-    if (out.length === 0) return Either.left("a stream entry needs at least one field")
+    if (n === 0) return Either.left("a stream entry needs at least one field")
+    const out = new Array<string>(2 * n)
+    let i = 0
+    for (const key in value) {
+      const v = value[key]
+      if (v === undefined) continue
+      out[i++] = key
+      out[i++] = v
+    }
+    // a getter or a proxy may answer differently the second time
+    if (i !== out.length) return Either.left("the message's fields changed while it was encoded")
     return Either.right(out)
   },
   decode: (fields) => Either.right(fieldsToRecord(fields))

@@ -276,40 +276,46 @@ export const make = (connection: Connection): Service => {
     const start = async () => {
       // chunks of PIPELINE_CHUNK, at most PIPELINE_WINDOW in flight: up to 4,000 entries go in one
       // round trip; beyond that, writing everything at once is slower (200,000 pending commands
-      // and their promises weigh on the GC) than keeping a few chunks in flight
-      const results: Array<Array<[Error | null, unknown]> | null> = []
+      // and their promises weigh on the GC) than keeping a few chunks in flight. Each chunk's
+      // replies become ids as they arrive: keeping ioredis's `[error, reply]` pairs until the end
+      // would carry one more array per entry through every young-generation GC.
+      const ids = new Array<string>(entries.length)
+      // the first failure in entry order (pipelines on one connection complete in order); the
+      // other XADDs still apply, as Redis runs them
+      let failure: { readonly cause: unknown } | undefined
       const inflight: Array<Promise<void>> = []
-      for (let from = 0, c = 0; from < entries.length; from += PIPELINE_CHUNK, c++) {
+      for (let from = 0; from < entries.length; from += PIPELINE_CHUNK) {
         const to = Math.min(from + PIPELINE_CHUNK, entries.length)
         const pipeline = client.pipeline()
         // ioredis flattens one level of nested arguments (its typings do not say so): no concatenated
         // copy of the arguments per entry
         const xadd = pipeline.call as unknown as (command: string, ...args: Array<ReadonlyArray<Arg>>) => unknown
         for (let i = from; i < to; i++) xadd.call(pipeline, "xadd", prefix, entries[i]!)
-        const index = c
-        inflight.push(pipeline.exec().then((r) => {
-          results[index] = r
+        const offset = from
+        inflight.push(pipeline.exec().then((replies) => {
+          if (failure !== undefined) return
+          if (replies === null) {
+            failure = { cause: new Replies.UnexpectedReply("the pipeline was aborted") }
+            return
+          }
+          for (let i = 0; i < replies.length; i++) {
+            const [error, reply] = replies[i]!
+            try {
+              if (error) throw error
+              ids[offset + i] = Replies.parseAddedId(reply, stream)
+            } catch (cause) {
+              failure = { cause }
+              return
+            }
+          }
         }))
         if (inflight.length >= PIPELINE_WINDOW) await inflight.shift()
       }
       await Promise.all(inflight)
-      return results
-    }
-    const parse = (reply: unknown): ReadonlyArray<string> => {
-      const results = reply as ReadonlyArray<Array<[Error | null, unknown]> | null>
-      const ids = new Array<string>(entries.length)
-      let n = 0
-      for (let c = 0; c < results.length; c++) {
-        const chunk = results[c]
-        if (chunk === null || chunk === undefined) throw new Replies.UnexpectedReply("the pipeline was aborted")
-        for (let i = 0; i < chunk.length; i++) {
-          const [err, id] = chunk[i]!
-          if (err) throw err
-          ids[n++] = Replies.parseAddedId(id, stream)
-        }
-      }
+      if (failure !== undefined) throw failure.cause
       return ids
     }
+    const parse = (reply: unknown): ReadonlyArray<string> => reply as ReadonlyArray<string>
     const effect = run(start, parse, "XADD", stream, undefined)
     return traced(effect, "addMany", stream, "producer")
   }
