@@ -54,7 +54,7 @@ const measure = (work: Work, url: string): Promise<{ warmups: Array<Partial<Reco
     execFile(
       process.execPath,
       // the compiled library (build/, as published), not its sources through tsx: tsx's transform
-      // names every closure it creates (esbuild keepNames), which costs the library ~20% of its time
+      // names every closure it creates (esbuild keepNames): with 4 consumers, ~13% more CPU in a profile
       ["--conditions=compiled", "--import", "tsx", Path.join(here, "measure.ts"), work, url],
       { cwd: Path.join(here, ".."), env: { ...process.env, BENCH_WARMUP: String(WARMUP), BENCH_ROUNDS: String(ROUNDS) } },
       (error, stdout, stderr) => {
