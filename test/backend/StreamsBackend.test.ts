@@ -8,7 +8,7 @@
  * moves through `TestKit.sleep`) and within a tolerance on Redis.
  */
 import { assert } from "@effect/vitest"
-import { Clock, Effect, Either, Fiber, Option } from "effect"
+import { Clock, Effect, Either, Exit, Fiber, Option, Scope } from "effect"
 import type { StreamsError } from "effect-redis-streams"
 import { StreamsBackend } from "effect-redis-streams"
 import { forEachBackend, TestKit } from "../src/Harness.js"
@@ -618,6 +618,37 @@ forEachBackend("StreamsBackend", (it, backendName) => {
         }
       }
       assert.deepStrictEqual(wrong, [])
+    }))
+
+  // ---------------------------------------------------------------- lanes
+
+  it.effect("lane: operations given a lane, open or closed, do what they do without one", () =>
+    Effect.gen(function*() {
+      const { backend, kit } = yield* services
+      const key = kit.key("lane")
+      yield* backend.createGroup(key, "g", { id: "0", mkStream: true })
+      const ids = yield* backend.addMany(key, [["n", "1"], ["n", "2"], ["n", "3"], ["n", "4"]])
+      const scope = yield* Scope.make()
+      const lane = yield* Scope.extend(backend.lane, scope)
+      assert.isTrue(lane.open)
+      const first = yield* backend.readGroup({ stream: key, group: "g", consumer: "c", id: ">", count: 2, lane })
+      assert.deepStrictEqual(first.map((e) => e.id), ids.slice(0, 2))
+      const pending = yield* backend.pending({ stream: key, group: "g", count: 10, consumer: "c", lane })
+      assert.deepStrictEqual(pending.map((p) => [p.id, p.deliveries]), [[ids[0], 1], [ids[1], 1]])
+      const next = yield* backend.ackThenRead(key, "g", [ids[0]!], { stream: key, group: "g", consumer: "c", id: ">", count: 1 }, {
+        lane
+      })
+      assert.strictEqual(next.acked, 1)
+      assert.deepStrictEqual(Either.getOrThrow(next.read).map((e) => e.id), [ids[2]])
+      yield* Scope.close(scope, Exit.void)
+      assert.isFalse(lane.open)
+      // closed: the same operations, on the backend's connection
+      assert.strictEqual(yield* backend.ack(key, "g", [ids[1]!, ids[2]!], { lane }), 2)
+      const last = yield* backend.readGroup({ stream: key, group: "g", consumer: "c", id: ">", lane })
+      assert.deepStrictEqual(last.map((e) => e.id), [ids[3]])
+      assert.strictEqual(yield* backend.ackAndDelete(key, "g", [ids[3]!], { lane }), 1)
+      assert.strictEqual((yield* backend.pendingSummary(key, "g")).count, 0)
+      assert.strictEqual(yield* backend.length(key), 3)
     }))
 
   // ---------------------------------------------------------------- blocking reads

@@ -110,7 +110,7 @@ const withBackend = <A, E>(url: string, ownBackend: boolean, make: Effect.Effect
     : make
 
 const [work, url] = process.argv.slice(2) as [string, string]
-const ROUNDS = Number(process.env["BENCH_ROUNDS"] ?? 9)
+const ROUNDS = Number(process.env["BENCH_ROUNDS"] ?? 15)
 const WARMUP = Number(process.env["BENCH_WARMUP"] ?? 3)
 const redis = new Redis(url)
 /**

@@ -2,12 +2,12 @@
  * What only the Redis backend has to get right (the shared port suite covers
  * the semantics both backends share): blocking reads on a dedicated
  * connection (prompt interruption, release with the scope, lost and stalled
- * connections replaced), the command timeout, addMany as one pipelined round
+ * connections replaced), lanes (a connection of their own), the command timeout, addMany as one pipelined round
  * trip, the mapping of Redis error replies, reply parsing details and spans.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Exit, Fiber, Layer, Option, Scope, Tracer } from "effect"
-import { RedisBackend, RedisConnection, StreamsBackend } from "effect-redis-streams"
+import { Chunk, Context, Effect, Exit, Fiber, Layer, Option, Scope, Stream, Tracer } from "effect"
+import { Consumer, RedisBackend, RedisConnection, StreamsBackend } from "effect-redis-streams"
 import type { StreamsError } from "effect-redis-streams"
 import { Redis } from "ioredis"
 import * as Net from "node:net"
@@ -213,6 +213,91 @@ describe("RedisBackend (Redis-specific)", () => {
       const reader = yield* backend.blockingReader
       const exit = yield* Effect.exit(reader.readGroup({ stream: "s", group: "g", consumer: "c", id: ">", blockMs: 0 }))
       assert.isTrue(Exit.isFailure(exit) && exit.cause._tag === "Die")
+    }))
+
+  // ---------------------------------------------------------------------------
+  // lanes
+  // ---------------------------------------------------------------------------
+
+  it.scopedLive("a lane is a connection of its own: reads, acknowledgements and XPENDING given it go there; once closed, to the main connection", () =>
+    Effect.gen(function*() {
+      const name = connectionName()
+      const raw = yield* rawClient()
+      const { backend, connection } = yield* build({ url: redisUrl(), connectionName: name })
+      const mainId = String(yield* Effect.promise(() => connection.client.call("CLIENT", "ID")))
+      const stream = uniqueKey("lane")
+      yield* backend.createGroup(stream, "g", { id: "0", mkStream: true })
+      const ids = yield* backend.addMany(stream, [["n", "1"], ["n", "2"], ["n", "3"]])
+      /** the connection (main or not) whose last command was `cmd` */
+      const lastRanOn = (cmd: string) =>
+        Effect.map(Effect.promise(() => raw.client("LIST") as Promise<string>), (list) =>
+          list.split("\n")
+            .filter((l) => l.includes(` name=${name} `) && l.includes(` cmd=${cmd} `))
+            .map((l) => (/ id=(\d+) /.exec(` ${l}`)?.[1] === mainId ? "main" : "other")))
+
+      const scope = yield* Scope.make()
+      const lane = yield* Scope.extend(backend.lane, scope)
+      assert.isTrue(lane.open)
+      assert.strictEqual(yield* countClients(raw, name), 2, "main + lane")
+      const read = yield* backend.readGroup({ stream, group: "g", consumer: "c", id: ">", count: 1, lane })
+      assert.deepStrictEqual(read.map((e) => e.id), [ids[0]])
+      assert.deepStrictEqual(yield* lastRanOn("xreadgroup"), ["other"])
+      const pending = yield* backend.pending({ stream, group: "g", count: 10, lane })
+      assert.deepStrictEqual(pending.map((p) => p.id), [ids[0]])
+      assert.deepStrictEqual(yield* lastRanOn("xpending"), ["other"])
+      const both = yield* backend.ackThenRead(stream, "g", [ids[0]!], { stream, group: "g", consumer: "c", id: ">", count: 1 }, {
+        lane
+      })
+      assert.strictEqual(both.acked, 1)
+      assert.deepStrictEqual(yield* lastRanOn("xreadgroup"), ["other"])
+      assert.strictEqual(yield* backend.ack(stream, "g", [ids[1]!], { lane }), 1)
+      assert.deepStrictEqual(yield* lastRanOn("xack"), ["other"])
+
+      yield* Scope.close(scope, Exit.void)
+      assert.isFalse(lane.open)
+      assert.strictEqual(yield* countClients(raw, name), 1, "the lane's connection is closed with its scope")
+      // a closed lane sends on the main connection: nothing given it is lost
+      yield* backend.readGroup({ stream, group: "g", consumer: "c", id: ">", count: 1, lane })
+      assert.strictEqual(yield* backend.ackAndDelete(stream, "g", [ids[2]!], { lane }), 1)
+      assert.deepStrictEqual(yield* lastRanOn("exec"), ["main"])
+      assert.strictEqual((yield* backend.pendingSummary(stream, "g")).count, 0)
+    }))
+
+  it.scopedLive("a Consumer run reads and acknowledges on a lane, closed with the run; sharedConnection: true opens none", () =>
+    Effect.gen(function*() {
+      const name = connectionName()
+      const raw = yield* rawClient()
+      const { backend } = yield* build({ url: redisUrl(), connectionName: name })
+      const stream = uniqueKey("lane-consumer")
+      const ids = yield* backend.addMany(stream, [["n", "1"], ["n", "2"], ["n", "3"], ["n", "4"], ["n", "5"], ["n", "6"]])
+      const take = (consumer: Consumer.Service<Record<string, string>>) =>
+        Effect.map(consumer.batches.pipe(Stream.take(1), Stream.runCollect), (c) => Chunk.unsafeGet(c, 0))
+      /** the first batch of a run, and how many connections are open while the run is */
+      const firstOfRun = (consumer: Consumer.Service<Record<string, string>>) =>
+        Effect.scoped(Effect.gen(function*() {
+          const pull = yield* Stream.toPull(consumer.batches)
+          const batch = Chunk.unsafeGet(yield* pull, 0)
+          return [batch, yield* countClients(raw, name)] as const
+        }))
+
+      yield* Effect.gen(function*() {
+        const own = yield* Consumer.make({ stream, group: "g", consumer: "own", batchSize: 2, maxWait: 0 })
+        const shared = yield* Consumer.make({ stream, group: "g", consumer: "shared", batchSize: 2, maxWait: 0, sharedConnection: true })
+        assert.strictEqual(yield* countClients(raw, name), 1, "no connection before a run")
+        const [batch, during] = yield* firstOfRun(own)
+        assert.strictEqual(during, 3, "main + the run's blocking connection + its lane")
+        assert.strictEqual(yield* countClients(raw, name), 1, "both closed with the run")
+        // acknowledged after its run ended: on the main connection
+        yield* batch.ack
+        const [sharedBatch, duringShared] = yield* firstOfRun(shared)
+        assert.strictEqual(duringShared, 2, "main + the run's blocking connection")
+        yield* sharedBatch.ack
+        const rest = yield* take(own)
+        yield* rest.ack
+        const got = [batch, sharedBatch, rest].flatMap((b) => b.messages.map((m) => m.id))
+        assert.sameMembers(got, [...ids])
+        assert.strictEqual((yield* backend.pendingSummary(stream, "g")).count, 0)
+      }).pipe(Effect.provideService(StreamsBackend.StreamsBackend, backend))
     }))
 
   // ---------------------------------------------------------------------------

@@ -51,7 +51,7 @@ import { isDefaultTracer, spanned } from "./internal/tracing.js"
 import * as O from "./internal/options.js"
 import type { Batch, Message } from "./Message.js"
 import { Poison } from "./Message.js"
-import { type BlockingReader, type Fields, type ReadEntry, StreamsBackend } from "./StreamsBackend.js"
+import { type BlockingReader, type Fields, type Lane, type ReadEntry, StreamsBackend } from "./StreamsBackend.js"
 import type * as StreamsBackendNs from "./StreamsBackend.js"
 import { type BackendError, InvalidOptions, type RedisConnectionError } from "./StreamsError.js"
 
@@ -125,6 +125,14 @@ export interface Options<A = Record<string, string>, I = unknown> {
    * are interrupted.
    */
   readonly readAhead?: boolean | undefined
+  /**
+   * Read and acknowledge on the backend's connection (default false: while
+   * `batches` runs, the Consumer has a connection of its own for its reads
+   * and acknowledgements, a `StreamsBackend.lane`, so consumers in one
+   * process do not queue behind each other's replies or a Monitor's scans).
+   * Blocking reads always have one more connection, per run of `batches`.
+   */
+  readonly sharedConnection?: boolean | undefined
 }
 
 /**
@@ -220,6 +228,7 @@ interface Resolved {
   readonly removeOnShutdown: boolean
   readonly maxEntryBytes: number
   readonly readAhead: boolean
+  readonly sharedConnection: boolean
 }
 
 const C = "Consumer"
@@ -282,7 +291,8 @@ const resolve = (options: Options<any, any>): Effect.Effect<Resolved, InvalidOpt
       recreateGroup: options.recreateGroup ?? false,
       removeOnShutdown: options.removeOnShutdown ?? true,
       maxEntryBytes,
-      readAhead: options.readAhead ?? true
+      readAhead: options.readAhead ?? true,
+      sharedConnection: options.sharedConnection ?? false
     }
   })
 
@@ -567,11 +577,19 @@ export const make: {
       if (lastErrors.size > 0) for (const id of ids) lastErrors.delete(id)
     }
 
+    /**
+     * The lane of the run of `batches` in progress (runs take turns). A batch acknowledged after its
+     * run ended goes on the backend's connection (a closed lane does too).
+     */
+    const lanes: { options: { readonly lane?: Lane | undefined } } = { options: {} }
+
     const ackIds = (ids: ReadonlyArray<string>): Effect.Effect<number, BackendError> => {
       if (ids.length === 0) return Effect.succeed(0)
       forgetErrors(ids)
       return ackSpan(
-        o.deleteOnAck ? backend.ackAndDelete(o.stream, o.group, ids) : backend.ack(o.stream, o.group, ids),
+        o.deleteOnAck
+          ? backend.ackAndDelete(o.stream, o.group, ids, lanes.options)
+          : backend.ack(o.stream, o.group, ids, lanes.options),
         ids.length
       )
     }
@@ -662,7 +680,8 @@ export const make: {
           start: live[0]!.id,
           end: live[live.length - 1]!.id,
           count: live.length + 1000,
-          consumer: o.name
+          consumer: o.name,
+          lane: lanes.options.lane
         }))
         for (const p of pending) counts.set(p.id, p.deliveries)
         for (const e of live) {
@@ -715,6 +734,18 @@ export const make: {
           schedule: reconnect,
           while: isConnectionError
         })
+        // the run's own connection for reads and acknowledgements (closed with the run)
+        const lane: Lane | undefined = o.sharedConnection
+          ? undefined
+          : yield* Effect.retry(backend.lane, { schedule: reconnect, while: isConnectionError })
+        if (lane !== undefined) {
+          lanes.options = { lane }
+          yield* Effect.addFinalizer(() =>
+            Effect.sync(() => {
+              lanes.options = {}
+            })
+          )
+        }
         const state = {
           phase: "pending" as "pending" | "new",
           pendingCursor: "0",
@@ -790,7 +821,7 @@ export const make: {
                 o.group,
                 ids,
                 { stream: o.stream, group: o.group, consumer: o.name, id: ">", count: o.batchSize },
-                { delete: o.deleteOnAck }
+                { delete: o.deleteOnAck, lane }
               ).pipe(
                 Effect.flatMap((r): Effect.Effect<number> => {
                   state.readAheadInFlight = false
@@ -828,7 +859,7 @@ export const make: {
         const readNew = (count: number, blockMs: number | undefined) =>
           resilient(
             (blockMs === undefined
-              ? backend.readGroup({ stream: o.stream, group: o.group, consumer: o.name, id: ">", count })
+              ? backend.readGroup({ stream: o.stream, group: o.group, consumer: o.name, id: ">", count, lane })
               : reader.readGroup({ stream: o.stream, group: o.group, consumer: o.name, id: ">", count, blockMs })).pipe(
                 Effect.tapError((e) =>
                   Effect.sync(() => {
@@ -854,7 +885,8 @@ export const make: {
                 group: o.group,
                 consumer: o.name,
                 id: state.pendingCursor,
-                count: remaining
+                count: remaining,
+                lane
               })),
               (own) => {
                 if (own.length === 0) {
@@ -941,7 +973,8 @@ export const make: {
                 group: o.group,
                 consumer: o.name,
                 id: HEARTBEAT_ID,
-                count: 1
+                count: 1,
+                lane
               })),
               Effect.suspend(() => step(c))
             )

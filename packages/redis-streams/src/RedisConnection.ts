@@ -165,6 +165,16 @@ export interface Service {
    * reads.
    */
   readonly duplicate: Effect.Effect<Redis | Cluster, RedisConnectionError, Scope.Scope>
+  /**
+   * A new connection like the main one (standalone or Sentinel: the same
+   * options, reconnection and offline queue included; this layer's command
+   * timeout applies to what the backend sends on it), connected, quit when the
+   * scope closes. The Redis backend opens one per lane (see
+   * `StreamsBackend.lane`): a Consumer reads and acknowledges on a connection
+   * of its own while it runs. Fails for a Cluster client, whose lanes use the
+   * main client.
+   */
+  readonly sibling: Effect.Effect<Redis, RedisConnectionError, Scope.Scope>
 }
 
 /**

@@ -115,6 +115,32 @@ export interface ReadGroupOptions {
   readonly id: string
   readonly count?: number | undefined
   readonly noAck?: boolean | undefined
+  /** run it on this lane (see `Service.lane`); ignored by blocking reads, which have their own connection */
+  readonly lane?: Lane | undefined
+}
+
+/**
+ * A connection of its own for one caller of the backend, from `Service.lane`:
+ * `readGroup`, `ack`, `ackAndDelete` and `ackThenRead` given it run on it
+ * while it is open, so that the caller's commands do not queue behind other
+ * callers' (other consumers' large replies, a Monitor's scan) on the
+ * backend's connection (`pending` given one runs on it too). Once its scope has closed, operations given it run
+ * on the backend's connection (a batch acknowledged after its consumer
+ * stopped still goes through). A lane changes where a command is sent, never
+ * what it does: a backend may ignore it (the in-memory backend has no
+ * connections; on a Redis Cluster lanes use the Cluster client).
+ *
+ * A wrapper of a backend (a decorated `ack` for metrics or fault injection)
+ * that forwards all its arguments keeps the lane; one that drops them sends
+ * on the backend's connection, which is slower with many consumers in one
+ * process, and as correct.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Lane {
+  /** false once its scope has closed */
+  readonly open: boolean
 }
 
 /**
@@ -171,6 +197,8 @@ export interface PendingOptions {
   readonly consumer?: string | undefined
   /** IDLE filter in milliseconds */
   readonly minIdleMs?: number | undefined
+  /** run it on this lane (see `Service.lane`) */
+  readonly lane?: Lane | undefined
 }
 
 /**
@@ -326,28 +354,41 @@ export interface Service {
   readonly readGroup: (options: ReadGroupOptions) => Effect.Effect<ReadonlyArray<ReadEntry>, BackendError>
   /** a reader with its own connection for blocking reads, released with the scope */
   readonly blockingReader: Effect.Effect<BlockingReader, RedisConnectionError, Scope.Scope>
+  /**
+   * A lane (see `Lane`), released with the scope: on Redis a connection of
+   * its own, from `RedisConnection.sibling` (on a Cluster, and in memory, a
+   * lane that changes nothing).
+   */
+  readonly lane: Effect.Effect<Lane, RedisConnectionError, Scope.Scope>
 
   /** XACK of many ids; returns how many were pending */
-  readonly ack: (stream: string, group: string, ids: ReadonlyArray<string>) => Effect.Effect<number, BackendError>
+  readonly ack: (
+    stream: string,
+    group: string,
+    ids: ReadonlyArray<string>,
+    options?: { readonly lane?: Lane | undefined }
+  ) => Effect.Effect<number, BackendError>
   /** XACK then XDEL of the same ids, atomically, in one round trip; returns how many were acknowledged */
   readonly ackAndDelete: (
     stream: string,
     group: string,
-    ids: ReadonlyArray<string>
+    ids: ReadonlyArray<string>,
+    options?: { readonly lane?: Lane | undefined }
   ) => Effect.Effect<number, BackendError>
 
   /**
    * XACK (XACK + XDEL when `delete` is set, as `ackAndDelete`) and a
    * non-blocking XREADGROUP, sent together so that both take one round trip
    * (the Consumer acknowledges a batch and reads the next one this way). Fails
-   * with the acknowledgement's error; the read's outcome is in `read`.
+   * with the acknowledgement's error; the read's outcome is in `read`. Both
+   * go on `options.lane` when given.
    */
   readonly ackThenRead: (
     stream: string,
     group: string,
     ids: ReadonlyArray<string>,
     read: ReadGroupOptions,
-    options?: { readonly delete?: boolean | undefined }
+    options?: { readonly delete?: boolean | undefined; readonly lane?: Lane | undefined }
   ) => Effect.Effect<AckThenReadResult, BackendError>
 
   /** XPENDING summary */

@@ -19,6 +19,7 @@ import type {
   BlockingReadGroupOptions,
   ClaimOptions,
   Fields,
+  Lane,
   PendingOptions,
   ReadEntry,
   ReadGroupOptions,
@@ -104,6 +105,19 @@ const lowerCase = (command: string): string => {
 const pushTrim = (args: Array<Arg>, trim: Trim): void => {
   args.push(trim.strategy === "maxlen" ? "MAXLEN" : "MINID", trim.approximate === true ? "~" : "=", trim.threshold)
   if (trim.limit !== undefined) args.push("LIMIT", trim.limit)
+}
+
+/**
+ * A lane of a Redis backend: the same backend over a sibling connection
+ * (`backend` undefined on a Cluster, where lanes use the Cluster client), used
+ * while open, by the backend that made it (`owner`) only.
+ */
+class RedisLane implements Lane {
+  open = true
+  constructor(
+    readonly owner: object,
+    readonly backend: Service | undefined
+  ) {}
 }
 
 /** @internal */
@@ -667,21 +681,57 @@ export const make = (connection: Connection): Service => {
     return traced(send(reverse ? "XREVRANGE" : "XRANGE", args, Replies.parseEntries, stream), "range", stream)
   }
 
+  /** this backend, as the owner of its lanes */
+  const self = {}
+  /** the backend to send on: the lane's while it is open, else this one (undefined) */
+  const onLane = (lane: Lane | undefined): Service | undefined =>
+    lane instanceof RedisLane && lane.open && lane.owner === self ? lane.backend : undefined
+  const lane: Service["lane"] = client.isCluster
+    ? Effect.sync(() => new RedisLane(self, undefined))
+    : Effect.gen(function*() {
+      const sibling = yield* connection.sibling
+      const lane = new RedisLane(self, make({ ...connection, client: sibling, owned: true }))
+      // closed before its connection is quit (finalizers run in reverse order): later operations
+      // given it go to the main connection
+      yield* Effect.addFinalizer(() =>
+        Effect.sync(() => {
+          lane.open = false
+        })
+      )
+      return lane
+    })
+
   return {
     kind: "redis",
     serverVersion: connection.serverVersion,
     add,
     addMany,
-    readGroup,
+    readGroup: (options) => {
+      const via = onLane(options.lane)
+      return via === undefined ? readGroup(options) : via.readGroup(options)
+    },
+    lane,
     blockingReader: Effect.map(BlockingReader.make(connection), (reader) => ({
       readGroup: (options: BlockingReadGroupOptions) =>
         Effect.flatMap(reader.readGroup(options), (entries) => withBytes(options.stream, entries))
     })),
-    ack,
-    ackAndDelete,
-    ackThenRead,
+    ack: (stream, group, ids, options) => {
+      const via = onLane(options?.lane)
+      return via === undefined ? ack(stream, group, ids) : via.ack(stream, group, ids)
+    },
+    ackAndDelete: (stream, group, ids, options) => {
+      const via = onLane(options?.lane)
+      return via === undefined ? ackAndDelete(stream, group, ids) : via.ackAndDelete(stream, group, ids)
+    },
+    ackThenRead: (stream, group, ids, read, options) => {
+      const via = onLane(options?.lane)
+      return via === undefined ? ackThenRead(stream, group, ids, read, options) : via.ackThenRead(stream, group, ids, read, options)
+    },
     pendingSummary,
-    pending,
+    pending: (options) => {
+      const via = onLane(options.lane)
+      return via === undefined ? pending(options) : via.pending(options)
+    },
     claim,
     claimJustId,
     autoClaim,

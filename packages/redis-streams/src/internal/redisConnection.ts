@@ -291,7 +291,7 @@ const errorText = (err: unknown): string => err instanceof Error ? err.message :
 const watch = (
   client: Client,
   endpoint: string,
-  role: "main" | "dedicated" | "user",
+  role: "main" | "dedicated" | "lane" | "user",
   secrets: ReadonlyArray<string>,
   runtime: Runtime.Runtime<never>,
   keepErrorListener: boolean
@@ -561,7 +561,7 @@ const readServerVersion = (
 const acquire = (
   create: () => Client,
   endpoint: string,
-  role: "main" | "dedicated",
+  role: "main" | "dedicated" | "lane",
   secrets: ReadonlyArray<string>,
   connectTimeoutMs: number,
   quitTimeoutMs: number,
@@ -612,6 +612,34 @@ const duplicateOf = (client: Client): Client => {
   })
 }
 
+/**
+ * A connection like `client` (a standalone or Sentinel client), connected by
+ * the caller: ioredis's `duplicate` keeps every option (Sentinel's failover
+ * detector too), `lazyConnect` lets `acquire` connect it with its timeout.
+ */
+const siblingOf = (client: Client): Client => (client as Redis).duplicate({ lazyConnect: true })
+
+/** `sibling` of the service over `client` */
+const sibling = (
+  client: Client,
+  endpoint: string,
+  secrets: ReadonlyArray<string>,
+  connectTimeoutMs: number,
+  quitTimeoutMs: number,
+  runtime: Runtime.Runtime<never>
+): Effect.Effect<Redis, RedisConnectionError, Scope.Scope> =>
+  client.isCluster
+    ? Effect.fail(
+      new RedisConnectionError({
+        endpoint,
+        message: `a Cluster client has no sibling connections: lanes use the Cluster client itself`
+      })
+    )
+    : Effect.map(
+      acquire(() => siblingOf(client), endpoint, "lane", secrets, connectTimeoutMs, quitTimeoutMs, runtime),
+      (c) => c as Redis
+    )
+
 // -----------------------------------------------------------------------------
 // constructors
 // -----------------------------------------------------------------------------
@@ -637,7 +665,8 @@ export const make = (options: Options = {}): Effect.Effect<Service, RedisConnect
         p.connectTimeoutMs,
         p.quitTimeoutMs,
         runtime
-      )
+      ),
+      sibling: sibling(client, p.endpoint, p.secrets, p.connectTimeoutMs, p.quitTimeoutMs, runtime)
     }
   })
 
@@ -702,6 +731,8 @@ export const fromClient = (
         connectTimeoutMs,
         quitTimeoutMs,
         runtime
-      )
+      ),
+      // siblings of the caller's client are this layer's own: quit with their scope
+      sibling: sibling(client, endpoint, secrets, connectTimeoutMs, quitTimeoutMs, runtime)
     }
   })

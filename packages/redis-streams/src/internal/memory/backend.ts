@@ -234,6 +234,14 @@ export const makeBackend = (): InMemoryBackend => {
         return r === NOTHING ? EMPTY : r
       }),
     blockingReader,
+    // one keyspace, no connections: a lane changes nothing
+    lane: Effect.acquireRelease(
+      Effect.sync((): { open: boolean } => ({ open: true })),
+      (lane) =>
+        Effect.sync(() => {
+          lane.open = false
+        })
+    ),
 
     ack: (stream, group, ids) =>
       run("ack", "XACK", stream, group, [stream, group, ids], () => ids.length === 0 ? 0 : engine.xack(stream, group, ids)),
