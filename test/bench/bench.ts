@@ -7,8 +7,8 @@
  *   XREADGROUP COUNT 100 + one XACK per batch over the same data; the library with its default
  *   read-ahead (a batch's acknowledgement reads the next batch in the same round trip) and without.
  *   With 4 consumers each has a connection of its own on both sides (raw: 4 ioredis clients; the
- *   library: a RedisBackend each), as a process running several consumers would; a second pair of
- *   sides runs the 4 on one connection (one client; one backend).
+ *   library: each Consumer's lane, its default); a second pair of sides runs the 4 on one
+ *   connection (one client; `sharedConnection: true`).
  *
  * The library measured is the compiled one (`pnpm bench` builds it; measure.ts runs with the
  * `compiled` export condition), as a user's program runs it.

@@ -9,7 +9,7 @@
  * to a new stream and deletes it. Prints `{ "warmups": [...], "rounds": [...] }`, each round a map
  * from side to msgs/s.
  */
-import { Effect, Layer, Redacted, type Scope, Stream } from "effect"
+import { Effect, Redacted, Stream } from "effect"
 import { Consumer, Producer, RedisBackend, StreamsBackend } from "effect-redis-streams"
 import { Redis } from "ioredis"
 import * as Fs from "node:fs/promises"
@@ -67,13 +67,13 @@ const libProduce = (stream: string) =>
     return N / ((now() - t) / 1000)
   })
 
-const libConsume = (url: string, stream: string, group: string, consumers: number, readAhead: boolean, ownBackend: boolean) =>
+const libConsume = (stream: string, group: string, consumers: number, readAhead: boolean, sharedConnection: boolean) =>
   Effect.scoped(Effect.gen(function*() {
     // consumers are built before the clock starts, as the raw side connects its clients before it
     const built = yield* Effect.forEach(
       Array.from({ length: consumers }, (_, i) => i),
       (i) =>
-        withBackend(url, ownBackend, Consumer.make({
+        Consumer.make({
           stream,
           group,
           consumer: `lib-${i}`,
@@ -81,8 +81,9 @@ const libConsume = (url: string, stream: string, group: string, consumers: numbe
           maxWait: 0,
           emitEmpty: true,
           claimIdle: false,
-          readAhead
-        }))
+          readAhead,
+          sharedConnection
+        })
     )
     let total = 0
     const t = now()
@@ -100,23 +101,14 @@ const libConsume = (url: string, stream: string, group: string, consumers: numbe
     return rate
   }))
 
-/** the shared backend, or (ownBackend) one of its own with its own connection, closed with the scope */
-const withBackend = <A, E>(url: string, ownBackend: boolean, make: Effect.Effect<A, E, StreamsBackend.StreamsBackend | Scope.Scope>) =>
-  ownBackend
-    ? Effect.flatMap(
-      Layer.build(Layer.fresh(RedisBackend.layerRedis({ url: Redacted.make(url) }))),
-      (context) => Effect.provide(make, context)
-    )
-    : make
-
 const [work, url] = process.argv.slice(2) as [string, string]
 const ROUNDS = Number(process.env["BENCH_ROUNDS"] ?? 15)
 const WARMUP = Number(process.env["BENCH_WARMUP"] ?? 3)
 const redis = new Redis(url)
 /**
  * Sides: raw ioredis, the library, the library without read-ahead. With 4 consumers, each has a
- * connection of its own on both sides (4 ioredis clients; 4 backends), and the "Shared" sides run
- * the 4 on one connection (one client; one backend).
+ * connection of its own on both sides (4 ioredis clients; the Consumers' lanes, the default), and
+ * the "Shared" sides run the 4 on one connection (one client; `sharedConnection: true`).
  */
 const allSides = work === "produce"
   ? ["raw", "lib"]
@@ -146,7 +138,7 @@ const once = (side: string): Effect.Effect<number, unknown, StreamsBackend.Strea
     const shared = side === "rawShared" || side === "libShared"
     const rate = side === "raw" || side === "rawShared"
       ? yield* Effect.promise(() => rawConsume(url, base, group, consumers, shared))
-      : yield* libConsume(url, base, group, consumers, side !== "libNoReadAhead", consumers > 1 && !shared)
+      : yield* libConsume(base, group, consumers, side !== "libNoReadAhead", shared)
     yield* backend.destroyGroup(base, group)
     return rate
   })

@@ -6,7 +6,7 @@
  * trip, the mapping of Redis error replies, reply parsing details and spans.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Context, Effect, Exit, Fiber, Layer, Option, Scope, Stream, Tracer } from "effect"
+import { Chunk, Context, Effect, Either, Exit, Fiber, Layer, Option, Scope, Stream, Tracer } from "effect"
 import { Consumer, RedisBackend, RedisConnection, StreamsBackend } from "effect-redis-streams"
 import type { StreamsError } from "effect-redis-streams"
 import { Redis } from "ioredis"
@@ -385,6 +385,39 @@ describe("RedisBackend (Redis-specific)", () => {
       assert.strictEqual(yield* backend.length(stream), 0)
       assert.strictEqual((yield* backend.pendingSummary(stream, "g")).count, 0)
       assert.strictEqual(yield* backend.ackAndDelete(stream, "g", []), 0)
+    }))
+
+  it.scopedLive("ackThenRead writes XACK and XREADGROUP to the socket at once (one writev)", () =>
+    Effect.gen(function*() {
+      const { backend, connection } = yield* build({ url: redisUrl() })
+      const stream = uniqueKey("cork")
+      yield* backend.createGroup(stream, "g", { id: "0", mkStream: true })
+      const ids = yield* backend.addMany(stream, [["n", "1"], ["n", "2"]])
+      yield* backend.readGroup({ stream, group: "g", consumer: "c", id: ">", count: 1 })
+      // count what reaches the socket's two write paths while ackThenRead runs
+      const socket = (connection.client as Redis).stream as unknown as {
+        _write: (...args: Array<unknown>) => unknown
+        _writev: (...args: Array<unknown>) => unknown
+      }
+      const writes = { single: 0, vector: 0 }
+      const { _write, _writev } = socket
+      socket._write = function(this: unknown, ...args) {
+        writes.single++
+        return _write.apply(this, args)
+      }
+      socket._writev = function(this: unknown, ...args) {
+        writes.vector++
+        return _writev.apply(this, args)
+      }
+      const r = yield* backend.ackThenRead(stream, "g", [ids[0]!], { stream, group: "g", consumer: "c", id: ">", count: 1 }).pipe(
+        Effect.ensuring(Effect.sync(() => {
+          socket._write = _write
+          socket._writev = _writev
+        }))
+      )
+      assert.strictEqual(r.acked, 1)
+      assert.deepStrictEqual(Either.getOrThrow(r.read).map((e) => e.id), [ids[1]])
+      assert.deepStrictEqual(writes, { single: 0, vector: 1 })
     }))
 
   // ---------------------------------------------------------------------------

@@ -15,6 +15,11 @@
  * decode with the schema, or one a handler rejects with `Message.Poison`, is
  * moved to the dead-letter stream (see `DeadLetter`).
  *
+ * Connections: while `batches` runs (`process` runs it), the Consumer reads
+ * and acknowledges on a connection of its own (a `StreamsBackend.lane`;
+ * `sharedConnection: true` uses the backend's) and blocks on one more; both
+ * are closed when the run ends.
+ *
  * ```ts
  * import { Effect } from "effect"
  * import { Consumer } from "effect-redis-streams"
