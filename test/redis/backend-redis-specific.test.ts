@@ -6,7 +6,7 @@
  * trip, the mapping of Redis error replies, reply parsing details and spans.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Context, Effect, Either, Exit, Fiber, Layer, Option, Scope, Stream, Tracer } from "effect"
+import { Chunk, Context, Effect, Either, Exit, Fiber, Layer, Logger, Option, Scope, Stream, Tracer } from "effect"
 import { Consumer, RedisBackend, RedisConnection, StreamsBackend } from "effect-redis-streams"
 import type { StreamsError } from "effect-redis-streams"
 import { Redis } from "ioredis"
@@ -298,6 +298,35 @@ describe("RedisBackend (Redis-specific)", () => {
         assert.sameMembers(got, [...ids])
         assert.strictEqual((yield* backend.pendingSummary(stream, "g")).count, 0)
       }).pipe(Effect.provideService(StreamsBackend.StreamsBackend, backend))
+    }))
+
+  it.scopedLive("a lane that cannot be opened (maxclients) leaves the run on the backend's connection, with a warning", () =>
+    Effect.gen(function*() {
+      const server = yield* startRedisServer()
+      const raw = yield* rawClient(server.url)
+      const { backend } = yield* build({ url: server.url, connectTimeout: "1 second" })
+      const warnings: Array<string> = []
+      const recordWarnings = Logger.replace(
+        Logger.defaultLogger,
+        Logger.make(({ logLevel, message }) => {
+          if (logLevel._tag === "Warning") warnings.push(String(Array.isArray(message) ? message[0] : message))
+        })
+      )
+      const stream = uniqueKey("maxclients")
+      const ids = yield* backend.addMany(stream, [["n", "1"], ["n", "2"]])
+      // this client, the backend's, and the run's blocking connection: no room for a lane
+      yield* Effect.promise(() => raw.config("SET", "maxclients", "3"))
+      const consumer = yield* Consumer.make({ stream, group: "g", batchSize: 10, maxWait: 0 }).pipe(
+        Effect.provideService(StreamsBackend.StreamsBackend, backend)
+      )
+      const batch = Chunk.unsafeGet(yield* consumer.batches.pipe(Stream.take(1), Stream.runCollect, Effect.provide(recordWarnings)), 0)
+      assert.deepStrictEqual(batch.messages.map((m) => m.id), [...ids])
+      yield* batch.ack
+      assert.strictEqual((yield* backend.pendingSummary(stream, "g")).count, 0)
+      assert.isTrue(
+        warnings.some((w) => w.includes("could not open a connection of its own")),
+        `warnings: ${JSON.stringify(warnings)}`
+      )
     }))
 
   // ---------------------------------------------------------------------------

@@ -739,10 +739,20 @@ export const make: {
           schedule: reconnect,
           while: isConnectionError
         })
-        // the run's own connection for reads and acknowledgements (closed with the run)
-        const lane: Lane | undefined = o.sharedConnection
-          ? undefined
-          : yield* Effect.retry(backend.lane, { schedule: reconnect, while: isConnectionError })
+        // the run's own connection for reads and acknowledgements (closed with the run). It only
+        // spares the consumer a queue: when it cannot be opened (the server's maxclients, say), the
+        // run goes on over the backend's connection rather than waiting for one
+        const lane: Lane | undefined = o.sharedConnection ? undefined : yield* backend.lane.pipe(
+          Effect.catchAll((e) =>
+            Effect.as(
+              logWarning(
+                `could not open a connection of its own (${e.message}); this run reads and acknowledges ` +
+                  `on the backend's connection`
+              ),
+              undefined
+            )
+          )
+        )
         if (lane !== undefined) {
           lanes.options = { lane }
           yield* Effect.addFinalizer(() =>
