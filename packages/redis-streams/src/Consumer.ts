@@ -134,8 +134,10 @@ export interface Options<A = Record<string, string>, I = unknown> {
    * Read and acknowledge on the backend's connection (default false: while
    * `batches` runs, the Consumer has a connection of its own for its reads
    * and acknowledgements, a `StreamsBackend.lane`, so consumers in one
-   * process do not queue behind each other's replies or a Monitor's scans).
-   * Blocking reads always have one more connection, per run of `batches`.
+   * process do not queue behind each other's replies or a Monitor's scans; a
+   * lane that cannot be opened leaves the run on the backend's connection,
+   * with a warning). Blocking reads always have one more connection, per run
+   * of `batches`.
    */
   readonly sharedConnection?: boolean | undefined
 }
