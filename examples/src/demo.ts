@@ -105,8 +105,9 @@ const program = Effect.gen(function*() {
           yield* say(`carol CRASHES mid-batch: ${batch.messages.length} messages stay pending under her name`)
           return yield* Effect.interrupt
         }
-        yield* Effect.forEach(batch.messages, handle("carol"), { discard: true })
-        yield* batch.ack
+        // acknowledge what was processed; a failure (the poison order, if carol gets it) stays pending
+        const done = yield* Effect.filter(batch.messages, (m) => Effect.isSuccess(handle("carol")(m)))
+        yield* batch.ackMessages(done)
       })
     ),
     Effect.fork
