@@ -316,7 +316,7 @@ export const make = (connection: Connection): Service => {
         const xadd = pipeline.call as unknown as (command: string, ...args: Array<ReadonlyArray<Arg>>) => unknown
         for (let i = from; i < to; i++) xadd.call(pipeline, "xadd", prefix, entries[i]!)
         const offset = from
-        inflight.push(pipeline.exec().then((replies) => {
+        const done = pipeline.exec().then((replies) => {
           if (failure !== undefined) return
           if (replies === null) {
             failure = { cause: new Replies.UnexpectedReply("the pipeline was aborted") }
@@ -332,7 +332,10 @@ export const make = (connection: Connection): Service => {
               return
             }
           }
-        }))
+        })
+        // if an earlier chunk fails, this one is no longer awaited: its failure must not go unhandled
+        done.catch(() => {})
+        inflight.push(done)
         if (inflight.length >= PIPELINE_WINDOW) await inflight.shift()
       }
       await Promise.all(inflight)
