@@ -588,15 +588,15 @@ export const make: {
      * The lane of the run of `batches` in progress (runs take turns). A batch acknowledged after its
      * run ended goes on the backend's connection (a closed lane does too).
      */
-    const lanes: { options: { readonly lane?: Lane | undefined } } = { options: {} }
+    let laneOptions: { readonly lane?: Lane | undefined } = {}
 
     const ackIds = (ids: ReadonlyArray<string>): Effect.Effect<number, BackendError> => {
       if (ids.length === 0) return Effect.succeed(0)
       forgetErrors(ids)
       return ackSpan(
         o.deleteOnAck
-          ? backend.ackAndDelete(o.stream, o.group, ids, lanes.options)
-          : backend.ack(o.stream, o.group, ids, lanes.options),
+          ? backend.ackAndDelete(o.stream, o.group, ids, laneOptions)
+          : backend.ack(o.stream, o.group, ids, laneOptions),
         ids.length
       )
     }
@@ -688,7 +688,7 @@ export const make: {
           end: live[live.length - 1]!.id,
           count: live.length + 1000,
           consumer: o.name,
-          lane: lanes.options.lane
+          lane: laneOptions.lane
         }))
         for (const p of pending) counts.set(p.id, p.deliveries)
         for (const e of live) {
@@ -756,10 +756,10 @@ export const make: {
           )
         )
         if (lane !== undefined) {
-          lanes.options = { lane }
+          laneOptions = { lane }
           yield* Effect.addFinalizer(() =>
             Effect.sync(() => {
-              lanes.options = {}
+              laneOptions = {}
             })
           )
         }
