@@ -706,7 +706,10 @@ export const make = (connection: Connection): Service => {
 
   /** this backend, as the owner of its lanes */
   const self = {}
-  /** the backend to send on: the lane's while it is open, else this one (undefined) */
+  /**
+   * The lane's backend while it is open (its operations see a lane that is not theirs and send on
+   * their own connection), else undefined: this backend's own operation runs.
+   */
   const onLane = (lane: Lane | undefined): Service | undefined =>
     lane instanceof RedisLane && lane.open && lane.owner === self ? lane.backend : undefined
   const lane: Service["lane"] = client.isCluster
@@ -729,32 +732,19 @@ export const make = (connection: Connection): Service => {
     serverVersion: connection.serverVersion,
     add,
     addMany,
-    readGroup: (options) => {
-      const via = onLane(options.lane)
-      return via === undefined ? readGroup(options) : via.readGroup(options)
-    },
+    readGroup: (options) => (onLane(options.lane)?.readGroup ?? readGroup)(options),
     lane,
     blockingReader: Effect.map(BlockingReader.make(connection), (reader) => ({
       readGroup: (options: BlockingReadGroupOptions) =>
         Effect.flatMap(reader.readGroup(options), (entries) => withBytes(options.stream, entries))
     })),
-    ack: (stream, group, ids, options) => {
-      const via = onLane(options?.lane)
-      return via === undefined ? ack(stream, group, ids) : via.ack(stream, group, ids)
-    },
-    ackAndDelete: (stream, group, ids, options) => {
-      const via = onLane(options?.lane)
-      return via === undefined ? ackAndDelete(stream, group, ids) : via.ackAndDelete(stream, group, ids)
-    },
-    ackThenRead: (stream, group, ids, read, options) => {
-      const via = onLane(options?.lane)
-      return via === undefined ? ackThenRead(stream, group, ids, read, options) : via.ackThenRead(stream, group, ids, read, options)
-    },
+    ack: (stream, group, ids, options) => (onLane(options?.lane)?.ack ?? ack)(stream, group, ids),
+    ackAndDelete: (stream, group, ids, options) =>
+      (onLane(options?.lane)?.ackAndDelete ?? ackAndDelete)(stream, group, ids),
+    ackThenRead: (stream, group, ids, read, options) =>
+      (onLane(options?.lane)?.ackThenRead ?? ackThenRead)(stream, group, ids, read, options),
     pendingSummary,
-    pending: (options) => {
-      const via = onLane(options.lane)
-      return via === undefined ? pending(options) : via.pending(options)
-    },
+    pending: (options) => (onLane(options.lane)?.pending ?? pending)(options),
     claim,
     claimJustId,
     autoClaim,
