@@ -147,6 +147,11 @@ const connectionCases: ReadonlyArray<Case<RedisConnection.Options>> = [
   ["db", { cluster: { nodes: [{ host: "h", port: 1 }] }, db: 2 }]
 ]
 
+/** negative durations in every form `Duration.decode` accepts (it clamps them to 0) */
+const negativeDurations: ReadonlyArray<unknown> = ["-5 seconds", " -1 millis", [-5, 0], [0, -1], -5n]
+const negative = (options: ReadonlyArray<string>) =>
+  options.flatMap((option) => negativeDurations.map((value) => [option, { [option]: value }] as const))
+
 describe("invalid options are rejected when the service is built", () => {
   const run = <O>(
     component: string,
@@ -158,11 +163,25 @@ describe("invalid options are rejected when the service is built", () => {
       Effect.forEach(
         cases,
         ([option, patch]) =>
-          rejects(make({ ...base, ...patch } as O), option, `${component} ${option} = ${JSON.stringify(patch)}`),
+          rejects(make({ ...base, ...patch } as O), option, `${component} ${option} = ${JSON.stringify(patch, (_, v) => typeof v === "bigint" ? `${v}n` : v)}`),
         { discard: true }
       ).pipe(Effect.provide(InMemoryBackend.layer)))
 
   run("Consumer", consumerBase, consumerCases, (o) => Consumer.make(o))
+  run(
+    "Consumer (negative durations)",
+    consumerBase,
+    negative(["maxWait", "blockTime", "claimIdle", "claimInterval", "shutdownTimeout"]),
+    (o) => Consumer.make(o)
+  )
+  run("Monitor (negative durations)", monitorBase, negative(["idleThreshold", "claimIdle"]), (o) => Monitor.make(o))
+  run("Scaler (negative durations)", scalerBase, negative(["idleThreshold", "rateWindow"]), (o) => Scaler.make(o))
+  run(
+    "RedisConnection (negative durations)",
+    {} as RedisConnection.Options,
+    negative(["connectTimeout", "commandTimeout", "quitTimeout"]),
+    (o) => RedisConnection.make(o)
+  )
   run("Producer", producerBase, producerCases, (o) => Producer.make(o))
   run("Monitor", monitorBase, monitorCases, (o) => Monitor.make(o))
   run("Scaler", scalerBase, scalerCases, (o) => Scaler.make(o))

@@ -45,6 +45,18 @@ export const optionalNonEmptyString = (
 ): Effect.Effect<string | undefined, InvalidOptions> =>
   value === undefined ? Effect.succeed(undefined) : nonEmptyString(component, option, value)
 
+/**
+ * Whether a duration input is written as a negative amount. `Duration.decode`
+ * clamps those to zero, so `"-5 seconds"`, `[-5, 0]` or `-5n` would otherwise
+ * pass as 0 ms.
+ */
+const isNegativeInput = (value: unknown): boolean => {
+  if (typeof value === "bigint") return value < 0n
+  if (typeof value === "string") return value.trimStart().startsWith("-")
+  if (Array.isArray(value)) return value.some((part) => typeof part === "number" && (part < 0 || Object.is(part, -0)))
+  return false
+}
+
 /** a finite, non-negative duration in milliseconds, `fallback` when absent */
 export const durationMs = (
   component: string,
@@ -55,7 +67,7 @@ export const durationMs = (
 ): Effect.Effect<number, InvalidOptions> => {
   if (value === undefined) return Effect.succeed(fallbackMs)
   const accepted = `a finite Duration.DurationInput >= ${minMs} ms (e.g. "30 seconds" or a number of milliseconds)`
-  if (typeof value === "number" && !(Number.isFinite(value) && value >= minMs)) {
+  if ((typeof value === "number" && !(Number.isFinite(value) && value >= minMs)) || isNegativeInput(value)) {
     return Effect.fail(invalid(component, option, value, accepted))
   }
   const decoded = Duration.decodeUnknown(value)
