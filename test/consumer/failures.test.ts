@@ -122,9 +122,10 @@ forEachBackend("Consumer failure handling", (it) => {
       assert.strictEqual((yield* backend.pendingSummary(stream, "g")).count, 0)
     }))
 
-  it.scoped("shutdown mid-batch with slow handlers: in-flight work finishes, acknowledged + pending + dead-lettered = produced", () =>
+  it.scoped("shutdown mid-batch with slow handlers: running work finishes, nothing new starts, acknowledged + pending + dead-lettered = produced", () =>
     Effect.gen(function*() {
       const kit = yield* TestKit
+      const backend = yield* StreamsBackend.StreamsBackend
       const stream = kit.key("f")
       yield* fill(stream, 50)
       const consumer = yield* Consumer.make({
@@ -135,22 +136,33 @@ forEachBackend("Consumer failure handling", (it) => {
         shutdownTimeout: "2 seconds"
       })
       let acked = 0
+      const starts: Array<string> = []
+      let interruptedAt = -1
       const started = yield* Deferred.make<void>()
       const fiber = yield* consumer.process((m) =>
-        Deferred.succeed(started, undefined).pipe(
+        Effect.sync(() => starts.push(m.body.n)).pipe(
+          Effect.zipRight(Deferred.succeed(started, undefined)),
           Effect.zipRight(Effect.sleep(m.body.n === "7" ? "5 seconds" : "300 millis")),
           Effect.zipRight(Effect.sync(() => acked++))
         ), { concurrency: 10 }).pipe(Effect.fork)
       yield* Deferred.await(started)
       yield* kit.sleep(50)
+      interruptedAt = starts.length
       const interrupting = yield* Fiber.interrupt(fiber).pipe(Effect.fork)
       yield* kit.sleep(2500)
       yield* Fiber.join(interrupting)
       const figures = yield* accounting(stream, "g", consumer.deadLetterStream, acked)
       assert.strictEqual(figures.total, 50)
-      assert.strictEqual(acked, 9, "the 9 fast handlers of the first batch finished and were acknowledged")
-      assert.strictEqual(figures.pending, 1, "the slow handler's message stays pending")
-      assert.strictEqual(figures.backlog, 40, "nothing more was read after the interruption")
+      assert.strictEqual(interruptedAt, 10, "ten handlers were running when interrupted")
+      assert.strictEqual(starts.length, 10, "no handler started after the interruption")
+      assert.strictEqual(acked, 9, "the 9 fast handlers finished and were acknowledged")
+      // 20 were read (10 running + a prefetch of batchSize); the 10 never started were released
+      assert.strictEqual(figures.backlog, 30, "nothing more was read after the interruption")
+      assert.strictEqual(figures.pending, 11, "the slow handler's message and the 10 released stay pending")
+      const pending = yield* backend.pending({ stream, group: "g", count: 100 })
+      const released = pending.filter((p) => p.deliveries === 0)
+      assert.strictEqual(released.length, 10, "released entries have their delivery count restored")
+      for (const p of released) assert.isAtLeast(p.idleMs, 30_000, "released entries are reclaimable at once")
     }))
 
   it.scoped("closing the consumer's scope removes it from the group only when nothing is pending", () =>

@@ -32,33 +32,24 @@
  *
  * @since 0.1.0
  */
-import * as Clock from "effect/Clock"
-import * as Config from "effect/Config"
+import type * as Config from "effect/Config"
+import * as ConfigNs from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
-import * as Context from "effect/Context"
-import * as Duration from "effect/Duration"
-import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
-import * as Fiber from "effect/Fiber"
-import * as Layer from "effect/Layer"
-import * as Schedule from "effect/Schedule"
-import type * as Schema from "effect/Schema"
-import * as Scope from "effect/Scope"
-import * as Stream from "effect/Stream"
 import * as Cause from "effect/Cause"
-import * as Channel from "effect/Channel"
-import * as Chunk from "effect/Chunk"
-import { identity } from "effect/Function"
-import * as Os from "node:os"
-import * as DeadLetter from "./DeadLetter.js"
-import * as Codec from "./internal/codec.js"
-import { isDefaultTracer, spanned } from "./internal/tracing.js"
-import * as O from "./internal/options.js"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Schedule from "effect/Schedule"
+import type * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import type * as Stream from "effect/Stream"
+import * as internal from "./internal/consumer/make.js"
+import * as internalOptions from "./internal/consumer/options.js"
 import type { Batch, Message } from "./Message.js"
-import { Poison } from "./Message.js"
-import { type BlockingReader, type Fields, type Lane, type ReadEntry, StreamsBackend } from "./StreamsBackend.js"
-import type * as StreamsBackendNs from "./StreamsBackend.js"
-import { type BackendError, InvalidOptions, type RedisConnectionError } from "./StreamsError.js"
+import { StreamsBackend } from "./StreamsBackend.js"
+import type { BackendError, InvalidOptions } from "./StreamsError.js"
 
 /**
  * Where a group starts when the Consumer creates it: from the beginning of
@@ -153,12 +144,29 @@ export type ConsumerError = BackendError
 /**
  * Options of `process`.
  *
+ * `process` keeps `concurrency` handlers busy across batch boundaries: it
+ * reads up to `batchSize` entries at a time and holds at most `concurrency +
+ * prefetch` messages (running or waiting for a slot); it reads again once at
+ * most `prefetch / 2` are waiting, so a slow message never idles the others.
+ * It does not wait for a batch to fill: a message starts as soon as it is
+ * read and a slot is free (`maxWait` shapes `batches` and `processBatch`).
+ * Messages start in the order they were read; with `concurrency: 1` they are
+ * handled one after another in that order.
+ *
+ * Successes are acknowledged together: on the next read (XACK and
+ * XREADGROUP in one write), or at most `ackDelay` after the handler returned
+ * (plus a round trip) when no read comes first.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface ProcessOptions {
-  /** handlers running at once within a batch (default 1) */
+  /** handlers running at once (default 1); `"unbounded"`: as many as a batch holds (`batchSize`) */
   readonly concurrency?: number | "unbounded" | undefined
+  /** messages read ahead of the running ones, waiting for a slot (default `batchSize`; 0 reads only for free slots) */
+  readonly prefetch?: number | undefined
+  /** the longest a success waits for its acknowledgement to ride on a read (default 20 ms) */
+  readonly ackDelay?: Duration.DurationInput | undefined
 }
 
 /**
@@ -179,17 +187,22 @@ export interface Service<A> {
    */
   readonly batches: Stream.Stream<Batch<A>, ConsumerError>
   /**
-   * Run `handler` for every message, `concurrency` at a time within a batch;
-   * acknowledge the successes of each batch in one round trip; leave failures
-   * pending for redelivery (a `Message.Poison` failure goes to the dead-letter
-   * stream at once). Runs until interrupted; on interruption it stops reading
-   * at once, lets in-flight handlers finish within `shutdownTimeout`, and
-   * acknowledges what succeeded.
+   * Run `handler` for every message, `concurrency` at a time, always busy
+   * (see `ProcessOptions`); acknowledge successes together; leave failures
+   * pending for redelivery (a `Message.Poison` failure goes to the
+   * dead-letter stream at once). Runs until interrupted or a failure it
+   * cannot retry (the group deleted without `recreateGroup`, a permission
+   * refused, the reconnect policy exhausted). On interruption it stops
+   * reading at once and starts no handler; running handlers finish within
+   * `shutdownTimeout` (then they are interrupted and stay pending); successes
+   * are acknowledged; messages read and not started are released (pending,
+   * reclaimable at once). A failure ends it the same way, then fails with
+   * the error. Fails with `InvalidOptions` for invalid `options`.
    */
   readonly process: <E, R>(
     handler: (message: Message<A>) => Effect.Effect<unknown, E, R>,
     options?: ProcessOptions
-  ) => Effect.Effect<never, ConsumerError, R>
+  ) => Effect.Effect<never, ConsumerError | InvalidOptions, R>
   /** like `process`, one handler call per batch: success acknowledges the whole batch */
   readonly processBatch: <E, R>(
     handler: (batch: Batch<A>) => Effect.Effect<unknown, E, R>
@@ -213,281 +226,7 @@ export class Consumer extends Context.Tag("effect-redis-streams/Consumer")<Consu
  * @since 0.1.0
  * @category constructors
  */
-export const defaultName = (): string =>
-  `${Os.hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 10)}`
-
-interface Resolved {
-  readonly stream: string
-  readonly group: string
-  readonly name: string
-  readonly batchSize: number
-  readonly maxWaitMs: number
-  readonly blockMs: number
-  readonly startId: string
-  readonly claimIdleMs: number | undefined
-  readonly claimIntervalMs: number
-  readonly maxDeliveries: number
-  readonly deadLetterStream: string
-  readonly shutdownMs: number
-  readonly emitEmpty: boolean
-  readonly deleteOnAck: boolean
-  readonly recreateGroup: boolean
-  readonly removeOnShutdown: boolean
-  readonly maxEntryBytes: number
-  readonly readAhead: boolean
-  readonly sharedConnection: boolean
-}
-
-const C = "Consumer"
-
-const resolve = (options: Options<any, any>): Effect.Effect<Resolved, InvalidOptions> =>
-  Effect.gen(function*() {
-    const stream = yield* O.nonEmptyString(C, "stream", options.stream)
-    const group = yield* O.nonEmptyString(C, "group", options.group)
-    const name = options.consumer === undefined ? defaultName() : yield* O.nonEmptyString(C, "consumer", options.consumer)
-    const batchSize = yield* O.integer(C, "batchSize", options.batchSize, undefined, 1, 1_000_000)
-    if (options.maxWait === undefined) {
-      return yield* O.invalid(C, "maxWait", undefined, "a duration >= 0 ms (required)")
-    }
-    const maxWaitMs = yield* O.durationMs(C, "maxWait", options.maxWait, 0)
-    const blockMs = yield* O.durationMs(C, "blockTime", options.blockTime, 2000, 1)
-    let startId = "0"
-    const startFrom = options.startFrom ?? "beginning"
-    if (startFrom === "new") startId = "$"
-    else if (startFrom !== "beginning") {
-      if (typeof startFrom !== "object" || !O.isStreamId(startFrom.id)) {
-        return yield* O.invalid(C, "startFrom", startFrom, `"beginning", "new" or { id: "<ms>-<seq>" }`)
-      }
-      startId = startFrom.id
-    }
-    const claimIdleMs = options.claimIdle === false
-      ? undefined
-      : yield* O.durationMs(C, "claimIdle", options.claimIdle, 30_000, 1)
-    const claimIntervalMs = yield* O.durationMs(
-      C,
-      "claimInterval",
-      options.claimInterval,
-      Math.min(5000, Math.max(10, Math.floor((claimIdleMs ?? 30_000) / 2))),
-      1
-    )
-    const maxDeliveries = yield* O.integer(C, "maxDeliveries", options.maxDeliveries, 5, 1)
-    yield* O.encoding(C, options.encoding)
-    const deadLetterStream = options.deadLetterStream === undefined
-      ? DeadLetter.defaultStream(stream)
-      : yield* O.nonEmptyString(C, "deadLetterStream", options.deadLetterStream)
-    if (deadLetterStream === stream) {
-      return yield* O.invalid(C, "deadLetterStream", deadLetterStream, "a stream other than `stream`")
-    }
-    const shutdownMs = yield* O.durationMs(C, "shutdownTimeout", options.shutdownTimeout, 10_000, 0)
-    const maxEntryBytes = yield* O.integer(C, "maxEntryBytes", options.maxEntryBytes, 16 * 1024 * 1024, 1)
-    return {
-      stream,
-      group,
-      name,
-      batchSize,
-      maxWaitMs,
-      blockMs,
-      startId,
-      claimIdleMs,
-      claimIntervalMs,
-      maxDeliveries,
-      deadLetterStream,
-      shutdownMs,
-      emitEmpty: options.emitEmpty ?? false,
-      deleteOnAck: options.deleteOnAck ?? false,
-      recreateGroup: options.recreateGroup ?? false,
-      removeOnShutdown: options.removeOnShutdown ?? true,
-      maxEntryBytes,
-      readAhead: options.readAhead ?? true,
-      sharedConnection: options.sharedConnection ?? false
-    }
-  })
-
-/** remembers the last handler error per id (bounded), for dead-letter metadata */
-class LastErrors {
-  private readonly map = new Map<string, string>()
-  set(id: string, error: string) {
-    this.map.delete(id)
-    this.map.set(id, error)
-    if (this.map.size > 10_000) {
-      const first = this.map.keys().next()
-      if (!first.done) this.map.delete(first.value)
-    }
-  }
-  get(id: string): string | undefined {
-    return this.map.get(id)
-  }
-  delete(id: string) {
-    this.map.delete(id)
-  }
-  get size() {
-    return this.map.size
-  }
-}
-
-interface Ctx<A> {
-  readonly o: Resolved
-  readonly backend: StreamsBackendNs.Service
-  readonly codec: Codec.Codec<A>
-  readonly lazyBody: boolean
-  readonly ackIds: (ids: ReadonlyArray<string>) => Effect.Effect<number, BackendError>
-  readonly deadLetter: (id: string, fields: Fields, deliveries: number, error: string) => Effect.Effect<void, BackendError>
-}
-
-class MessageImpl<A> implements Message<A> {
-  private cachedFields: Record<string, string> | undefined
-  private cachedBody: A | undefined
-  constructor(
-    readonly ctx: Ctx<A>,
-    readonly id: string,
-    readonly rawFields: Fields,
-    readonly deliveryCount: number,
-    body: A | undefined,
-    readonly rawBytes: ReadonlyArray<Uint8Array> | undefined
-  ) {
-    this.cachedBody = body
-  }
-  get body(): A {
-    if (this.cachedBody === undefined) this.cachedBody = this.fields as A
-    return this.cachedBody
-  }
-  get fields(): Readonly<Record<string, string>> {
-    if (this.cachedFields === undefined) this.cachedFields = Codec.fieldsToRecord(this.rawFields)
-    return this.cachedFields
-  }
-  get stream() {
-    return this.ctx.o.stream
-  }
-  get group() {
-    return this.ctx.o.group
-  }
-  get consumer() {
-    return this.ctx.o.name
-  }
-  get ack(): Effect.Effect<void, BackendError> {
-    return Effect.asVoid(this.ctx.ackIds([this.id]))
-  }
-  deadLetter(reason: string): Effect.Effect<void, BackendError> {
-    return this.ctx.deadLetter(this.id, this.rawFields, this.deliveryCount, reason)
-  }
-}
-
-const idsOf = <A>(ms: Iterable<Message<A>>): Array<string> => {
-  if (!Array.isArray(ms)) return Array.from(ms, (m) => m.id)
-  // a plain loop: `Array.from` with a mapping function takes the iterator path, ~10 µs per 100
-  const ids = new Array<string>(ms.length)
-  for (let i = 0; i < ms.length; i++) ids[i] = (ms[i] as Message<A>).id
-  return ids
-}
-
-/** what a batch needs from the run that emitted it */
-interface Run {
-  /** acknowledge `ids` of `batch`, reading the next batch in the same round trip when possible */
-  readonly ackThenRead: (batch: BatchImpl<any>, ids: ReadonlyArray<string>) => Effect.Effect<number, BackendError>
-}
-
-/** a class, not an object literal: see `Entry` in internal/replies.ts (V8 pretenuring) */
-class BatchImpl<A> implements Batch<A> {
-  constructor(
-    readonly ctx: Ctx<A>,
-    readonly messages: ReadonlyArray<Message<A>>,
-    readonly run: Run
-  ) {}
-  get ack(): Effect.Effect<void, BackendError> {
-    return Effect.asVoid(this.ackWith(idsOf(this.messages), true))
-  }
-  /** acknowledge `ids`, reading ahead when `readAhead` is set and the run allows it */
-  ackWith(ids: ReadonlyArray<string>, readAhead: boolean): Effect.Effect<number, BackendError> {
-    return readAhead && ids.length > 0
-      ? this.run.ackThenRead(this, ids)
-      : this.ctx.ackIds(ids)
-  }
-  // properties, not methods, so that `const { ackIds } = batch` keeps working
-  readonly ackMessages = (ms: Iterable<Message<A>>): Effect.Effect<void, BackendError> =>
-    Effect.asVoid(this.ctx.ackIds(idsOf(ms)))
-  readonly ackIds = (xs: Iterable<string>): Effect.Effect<void, BackendError> =>
-    Effect.asVoid(this.ctx.ackIds(Array.from(xs)))
-}
-
-/**
- * Compare two decimal numbers given as ranges of two strings (no leading zeros), without
- * allocating substrings (this runs for every message handed out).
- */
-const compareDigits = (a: string, a0: number, a1: number, b: string, b0: number, b1: number): number => {
-  if (a1 - a0 !== b1 - b0) return (a1 - a0) - (b1 - b0)
-  for (let i = 0; i < a1 - a0; i++) {
-    const d = a.charCodeAt(a0 + i) - b.charCodeAt(b0 + i)
-    if (d !== 0) return d
-  }
-  return 0
-}
-
-/** the larger of two stream ids (`ms-seq`; a bare `ms` counts as `ms-0`) */
-const maxId = (a: string, b: string): string => {
-  let da = a.indexOf("-")
-  let db = b.indexOf("-")
-  if (da < 0) da = a.length
-  if (db < 0) db = b.length
-  const ms = compareDigits(a, 0, da, b, 0, db)
-  if (ms !== 0) return ms > 0 ? a : b
-  const seq = compareDigits(a, da + 1, Math.max(da + 1, a.length), b, db + 1, Math.max(db + 1, b.length))
-  return seq >= 0 ? a : b
-}
-
-/**
- * The size of an entry in UTF-8 bytes, computed exactly only when the cheap
- * bound (3 bytes per UTF-16 unit) could exceed `max`.
- */
-const entrySize = (fields: Fields, max: number): number => {
-  let units = 0
-  for (let i = 0; i < fields.length; i++) units += fields[i]!.length
-  if (units * 3 <= max) return units
-  let bytes = 0
-  for (let i = 0; i < fields.length; i++) bytes += Buffer.byteLength(fields[i]!, "utf8")
-  return bytes
-}
-
-const EMPTY_FIELDS: Fields = []
-
-/** the batch being collected (a class: see `BatchImpl`) */
-class Collecting {
-  readonly out = new Array<Message<any>>()
-  finalReadDone = false
-  constructor(public deadline: number) {}
-}
-
-/** next to the highest stream id (the highest one itself means ">" to Redis): an own-pending read after it returns nothing */
-const HEARTBEAT_ID = "18446744073709551615-18446744073709551614"
-
-const isConnectionError = (e: { readonly _tag: string }): e is RedisConnectionError => e._tag === "RedisConnectionError"
-
-/**
- * Run `work` so that interrupting the caller lets it finish within
- * `graceMs`, then interrupts it (its own finalizers still run). `onStop` is
- * called when the caller is interrupted, before waiting. The work runs
- * in a daemon fiber because a child fiber would be interrupted together with
- * its parent; it is always joined or awaited here, so it never outlives this
- * call.
- */
-const graceful = <A, E, R>(work: Effect.Effect<A, E, R>, graceMs: number, onStop: () => void): Effect.Effect<A, E, R> =>
-  Effect.uninterruptibleMask((restore) =>
-    Effect.flatMap(Effect.forkDaemon(restore(work)), (fiber) =>
-      restore(Fiber.join(fiber)).pipe(
-        Effect.onInterrupt(() =>
-          Effect.zipRight(
-            Effect.sync(onStop),
-            Effect.flatMap(
-              Effect.forkDaemon(
-                Effect.interruptible(Effect.sleep(Duration.millis(graceMs))).pipe(
-                  Effect.zipRight(Fiber.interruptFork(fiber))
-                )
-              ),
-              (timer) => Effect.zipRight(Fiber.await(fiber), Fiber.interruptFork(timer))
-            )
-          )
-        )
-      ))
-  )
+export const defaultName: () => string = internalOptions.defaultName
 
 /**
  * Build a Consumer: validates the options, creates the group if missing
@@ -509,650 +248,76 @@ export const make: {
     InvalidOptions | BackendError,
     StreamsBackend | Scope.Scope
   >
-} = (options: Options<any, any>): Effect.Effect<Service<any>, InvalidOptions | BackendError, StreamsBackend | Scope.Scope> =>
-  Effect.gen(function*() {
-    const o = yield* resolve(options)
-    const backend = yield* StreamsBackend
-    const codec: Codec.Codec<any> = options.schema === undefined
-      ? Codec.recordCodec
-      : Codec.make(options.schema, options.encoding)
-    const reconnect: Schedule.Schedule<unknown, BackendError> = options.reconnect ??
-      Schedule.exponential(Duration.millis(100)).pipe(Schedule.union(Schedule.spaced(Duration.seconds(5))))
-    const annotations = { stream: o.stream, group: o.group, consumer: o.name }
-    const attributes = {
-      "messaging.system": "redis",
-      "messaging.destination.name": o.stream,
-      "messaging.consumer.group.name": o.group,
-      "messaging.consumer.name": o.name
-    }
-    const lastErrors = new LastErrors()
-    // logs of the batch path carry the consumer's annotations also when `batches` is run directly
-    const logWarning = (message: string) => Effect.annotateLogs(Effect.logWarning(message), annotations)
-    const logInfo = (message: string) => Effect.annotateLogs(Effect.logInfo(message), annotations)
+} = internal.make as any
 
-    const createGroup = backend.createGroup(o.stream, o.group, { id: o.startId, mkStream: true })
-    if (o.claimIdleMs !== undefined && o.claimIdleMs <= o.maxWaitMs) {
-      yield* logWarning(
-        `claimIdle (${o.claimIdleMs} ms) is not longer than maxWait (${o.maxWaitMs} ms): other consumers may ` +
-          `reclaim entries of a batch that is still collecting, and handle them twice; make claimIdle longer ` +
-          `than maxWait plus the time a batch takes to process`
+/**
+ * Where the workers of an application report a failure they cannot recover
+ * from. `launch` provides it; `layerWorker` needs it, so a worker cannot be
+ * started where its failure would go unnoticed.
+ *
+ * @since 0.2.0
+ * @category workers
+ */
+export class Workers extends Context.Tag("effect-redis-streams/Consumer/Workers")<Workers, {
+  /** failed with the first worker's failure */
+  readonly failed: Deferred.Deferred<never, ConsumerError | InvalidOptions>
+}>() {}
+
+/**
+ * Run `process(handler, options)` on the Consumer of `tag` for as long as
+ * the application runs, as a layer beside the others (an HTTP server, say).
+ * A failure the worker cannot recover from (the group deleted without
+ * `recreateGroup`, a permission refused, the reconnect policy exhausted) is
+ * logged and ends the application: `launch` fails with it, and
+ * `NodeRuntime.runMain` exits with code 1. Closing the layer's scope stops
+ * the worker gracefully (see `Service.process`).
+ *
+ * ```ts
+ * const Worker = Consumer.layerWorker(Consumer.Consumer, (message) => Effect.log(message.id), { concurrency: 10 })
+ * const App = Layer.mergeAll(HttpLive, Worker).pipe(Layer.provide(ConsumerLive), Layer.provide(BackendLive))
+ * Consumer.launch(App).pipe(NodeRuntime.runMain)
+ * ```
+ *
+ * @since 0.2.0
+ * @category workers
+ */
+export const layerWorker = <Id, A, E, R>(
+  tag: Context.Tag<Id, Service<A>>,
+  handler: (message: Message<A>) => Effect.Effect<unknown, E, R>,
+  options?: ProcessOptions
+): Layer.Layer<never, never, Id | R | Workers> =>
+  Layer.scopedDiscard(Effect.gen(function*() {
+    const consumer = yield* tag
+    const workers = yield* Workers
+    yield* Effect.forkScoped(
+      consumer.process(handler, options).pipe(
+        Effect.catchAllCause((cause) =>
+          Cause.isInterruptedOnly(cause) ? Effect.void : Effect.zipRight(
+            Effect.logError(`the worker of "${consumer.group}" on "${consumer.stream}" stopped`, cause),
+            Deferred.failCause(workers.failed, cause)
+          )
+        )
       )
-    }
-    const created = yield* createGroup
-    if (created) yield* logInfo(`created consumer group "${o.group}" on "${o.stream}" at ${o.startId}`)
-    yield* backend.createConsumer(o.stream, o.group, o.name)
-
-    /** retry lost connections with the reconnect policy; recreate a vanished group when asked */
-    const resilient = <X>(effect: Effect.Effect<X, BackendError>): Effect.Effect<X, BackendError> => {
-      const withGroup: Effect.Effect<X, BackendError> = o.recreateGroup
-        ? Effect.catchTag(effect, "GroupNotFound", (e) =>
-          logWarning(`${e.message}: recreating the group`).pipe(
-            Effect.zipRight(backend.createGroup(o.stream, o.group, { id: o.startId, mkStream: true })),
-            Effect.zipRight(effect)
-          ))
-        : effect
-      // the retry machinery is built only after a first failure (it costs tens of microseconds per
-      // call on the hot path); the failure that got here counts as the policy's first input
-      return Effect.catchAll(withGroup, (first) => {
-        if (!isConnectionError(first)) return Effect.fail(first)
-        let replayed = false
-        const attempt = Effect.suspend(() => {
-          if (replayed) return withGroup
-          replayed = true
-          return Effect.fail(first)
-        }).pipe(
-          Effect.tapError((e) =>
-            isConnectionError(e) ? logWarning(`connection problem, retrying: ${e.message}`) : Effect.void
-          )
-        )
-        return Effect.retry(attempt, { schedule: reconnect, while: isConnectionError })
-      })
-    }
-
-    /** the span of an acknowledgement; its attributes are built only when someone traces (once per batch) */
-    const ackSpan = <X>(effect: Effect.Effect<X, BackendError>, count: number): Effect.Effect<X, BackendError> =>
-      Effect.tracerWith((tracer) =>
-        isDefaultTracer(tracer) ? effect : Effect.withSpan(effect, "Consumer.ack", {
-          kind: "consumer",
-          attributes: { ...attributes, "messaging.batch.message_count": count },
-          captureStackTrace: false
-        })
-      )
-
-    /** acknowledged ids need no last error any more */
-    const forgetErrors = (ids: ReadonlyArray<string>) => {
-      if (lastErrors.size > 0) for (const id of ids) lastErrors.delete(id)
-    }
-
-    /**
-     * The lane of the run of `batches` in progress (runs take turns). A batch acknowledged after its
-     * run ended goes on the backend's connection (a closed lane does too).
-     */
-    let laneOptions: { readonly lane?: Lane | undefined } = {}
-
-    const ackIds = (ids: ReadonlyArray<string>): Effect.Effect<number, BackendError> => {
-      if (ids.length === 0) return Effect.succeed(0)
-      forgetErrors(ids)
-      return ackSpan(
-        o.deleteOnAck
-          ? backend.ackAndDelete(o.stream, o.group, ids, laneOptions)
-          : backend.ack(o.stream, o.group, ids, laneOptions),
-        ids.length
-      )
-    }
-
-    const deadLetter = (id: string, fields: Fields, deliveries: number, error: string) =>
-      Effect.gen(function*() {
-        const now = yield* Clock.currentTimeMillis
-        yield* backend.add(
-          o.deadLetterStream,
-          DeadLetter.toFields(fields, {
-            id,
-            stream: o.stream,
-            group: o.group,
-            consumer: o.name,
-            deliveries,
-            error,
-            at: now
-          })
-        )
-        yield* backend.ack(o.stream, o.group, [id])
-        lastErrors.delete(id)
-        yield* logWarning(`moved ${id} to the dead-letter stream "${o.deadLetterStream}": ${error}`)
-      }).pipe((effect) => spanned(effect, "Consumer.deadLetter", attributes, "consumer"))
-
-    const ctx: Ctx<any> = { o, backend, codec, lazyBody: options.schema === undefined, ackIds, deadLetter }
-
-    /** decode an entry into a message, or dead-letter it when it does not decode */
-    const toMessage = (
-      id: string,
-      fields: Fields,
-      deliveries: number,
-      out: Array<Message<any>>,
-      bytes: ReadonlyArray<Uint8Array> | undefined
-    ): Effect.Effect<void, BackendError> => {
-      const size = entrySize(fields, o.maxEntryBytes)
-      if (size > o.maxEntryBytes) {
-        return resilient(deadLetter(
-          id,
-          [],
-          deliveries,
-          `the entry has ${size} bytes, more than maxEntryBytes (${o.maxEntryBytes}); its fields are not copied here, ` +
-            `read them from the source stream by its id`
-        ))
-      }
-      if (ctx.lazyBody) {
-        out.push(new MessageImpl(ctx, id, fields, deliveries, undefined, bytes))
-        return Effect.void
-      }
-      if (bytes !== undefined) {
-        return resilient(deadLetter(
-          id,
-          fields,
-          deliveries,
-          "cannot decode: a field name or value is not valid UTF-8 (the dead letter holds it with U+FFFD; " +
-            "the source stream keeps the bytes under the original id)"
-        ))
-      }
-      const decoded = codec.decode(fields)
-      if (Either.isRight(decoded)) {
-        out.push(new MessageImpl(ctx, id, fields, deliveries, decoded.right, undefined))
-        return Effect.void
-      }
-      return resilient(deadLetter(id, fields, deliveries, `cannot decode: ${decoded.left}`))
-    }
-
-    /** entries delivered before (own pending or claimed): find delivery counts, drop deleted, dead-letter the exhausted */
-    const handleRedelivered = (entries: ReadonlyArray<ReadEntry>, out: Array<Message<any>>, origin: string) =>
-      Effect.gen(function*() {
-        const deleted: Array<string> = []
-        const live: Array<{ readonly id: string; readonly fields: Fields; readonly bytes?: ReadonlyArray<Uint8Array> | undefined }> = []
-        for (const e of entries) {
-          if (e.fields === null) deleted.push(e.id)
-          else live.push({ id: e.id, fields: e.fields, bytes: e.bytes })
-        }
-        if (deleted.length > 0) {
-          yield* resilient(backend.ack(o.stream, o.group, deleted))
-          yield* logWarning(
-            `${deleted.length} pending entries (${origin}) were deleted or trimmed from the stream before being processed; acknowledged them: ${
-              deleted.slice(0, 20).join(", ")
-            }`
-          )
-        }
-        if (live.length === 0) return
-        const counts = new Map<string, number>()
-        const pending = yield* resilient(backend.pending({
-          stream: o.stream,
-          group: o.group,
-          start: live[0]!.id,
-          end: live[live.length - 1]!.id,
-          count: live.length + 1000,
-          consumer: o.name,
-          lane: laneOptions.lane
-        }))
-        for (const p of pending) counts.set(p.id, p.deliveries)
-        for (const e of live) {
-          const deliveries = counts.get(e.id) ?? 2
-          if (deliveries > o.maxDeliveries) {
-            const oversize = entrySize(e.fields, o.maxEntryBytes) > o.maxEntryBytes
-            yield* resilient(deadLetter(
-              e.id,
-              oversize ? [] : e.fields,
-              deliveries,
-              (lastErrors.get(e.id) ?? `delivered ${deliveries} times, more than maxDeliveries (${o.maxDeliveries})`) +
-                (oversize ? `; the entry is larger than maxEntryBytes (${o.maxEntryBytes}): fields not copied` : "")
-            ))
-          } else {
-            yield* toMessage(e.id, e.fields, deliveries, out, e.bytes)
-          }
-        }
-      })
-
-    /**
-     * Entries read for the first time, as messages. Synchronous in the common case (returns
-     * `undefined`); an effect only when an entry must go to the dead-letter stream (oversize, or
-     * not decodable with the schema).
-     */
-    const pushFresh = (entries: ReadonlyArray<ReadEntry>, out: Array<Message<any>>): Effect.Effect<void, BackendError> | undefined => {
-      let i = 0
-      if (ctx.lazyBody) {
-        for (; i < entries.length; i++) {
-          const e = entries[i]!
-          const fields = e.fields ?? EMPTY_FIELDS
-          if (entrySize(fields, o.maxEntryBytes) > o.maxEntryBytes) break
-          out.push(new MessageImpl(ctx, e.id, fields, 1, undefined, e.bytes))
-        }
-      }
-      if (i === entries.length) return undefined
-      return Effect.forEach(entries.slice(i), (e) => toMessage(e.id, e.fields ?? EMPTY_FIELDS, 1, out, e.bytes), { discard: true })
-    }
-
-    const lock = yield* Effect.makeSemaphore(1)
-
-    /** everything one run of `batches` needs, built in the run's scope; returns the batch loop */
-    const openRun = Effect.gen(function*() {
-        // the lock is awaited interruptibly; once taken, its release is registered in the same step
-        yield* Effect.uninterruptibleMask((restore) =>
-          Effect.zipRight(restore(lock.take(1)), Effect.addFinalizer(() => lock.release(1)))
-        )
-        // read once per run: the batch loop reads the time synchronously (TestClock included)
-        const clock = yield* Effect.clock
-        const reader: BlockingReader = yield* Effect.retry(backend.blockingReader, {
-          schedule: reconnect,
-          while: isConnectionError
-        })
-        // the run's own connection for reads and acknowledgements (closed with the run). It only
-        // spares the consumer a queue: when it cannot be opened (the server's maxclients, say), the
-        // run goes on over the backend's connection rather than waiting for one
-        const lane: Lane | undefined = o.sharedConnection ? undefined : yield* backend.lane.pipe(
-          Effect.catchAll((e) =>
-            Effect.as(
-              logWarning(
-                `could not open a connection of its own (${e.message}); this run reads and acknowledges ` +
-                  `on the backend's connection`
-              ),
-              undefined
-            )
-          )
-        )
-        if (lane !== undefined) {
-          laneOptions = { lane }
-          yield* Effect.addFinalizer(() =>
-            Effect.sync(() => {
-              laneOptions = {}
-            })
-          )
-        }
-        const state = {
-          phase: "pending" as "pending" | "new",
-          pendingCursor: "0",
-          reclaimCursor: "0-0",
-          nextReclaimAt: 0,
-          /** the highest id read in this run (handed out, or read ahead) */
-          lastNewId: "0",
-          /** false once the run is closing */
-          open: true,
-          /** the batch emitted last: acknowledging it may read ahead */
-          current: undefined as BatchImpl<any> | undefined,
-          /** entries read ahead, to start the next batch with */
-          readAhead: undefined as ReadonlyArray<ReadEntry> | undefined,
-          readAheadInFlight: false
-        }
-        /** every read returns ids in ascending order (">" reads, own pending, XAUTOCLAIM): the last is the highest */
-        const remember = (entries: ReadonlyArray<ReadEntry>) => {
-          if (entries.length > 0) state.lastNewId = maxId(state.lastNewId, entries[entries.length - 1]!.id)
-          return entries
-        }
-        /** after a connection problem: re-read own pending after the highest id read (see `readNew`) */
-        const recoverOwnPending = () => {
-          state.phase = "pending"
-          state.pendingCursor = state.lastNewId
-        }
-
-        /**
-         * Entries read ahead but not handed out when the run ends go back to the group: they stay
-         * pending under this consumer (Redis has no way to undo a delivery) with their delivery count
-         * restored (RETRYCOUNT) and their idle time set to claimIdle (IDLE), so other consumers
-         * reclaim them at once; this consumer, if it runs again, hands them out first.
-         */
-        const release = (entries: ReadonlyArray<ReadEntry>): Effect.Effect<void> =>
-          backend.claimJustId({
-            stream: o.stream,
-            group: o.group,
-            consumer: o.name,
-            minIdleMs: 0,
-            ids: entries.map((e) => e.id),
-            idleMs: o.claimIdleMs ?? 0,
-            retryCount: 0
-          }).pipe(
-            Effect.flatMap((ids) => Effect.logDebug(`released ${ids.length} entries read ahead and not handed out`)),
-            Effect.catchAll((e) =>
-              Effect.logWarning(
-                `could not release ${entries.length} entries read ahead (${e.message}); they stay pending under ` +
-                  `this consumer and are reclaimed after claimIdle`
-              )
-            ),
-            Effect.annotateLogs(annotations)
-          )
-        yield* Effect.addFinalizer(() =>
-          Effect.suspend(() => {
-            state.open = false
-            const ahead = state.readAhead
-            state.readAhead = undefined
-            return ahead === undefined ? Effect.void : release(ahead)
-          })
-        )
-
-        const run: Run = {
-          ackThenRead: (batch, ids) =>
-            Effect.suspend(() => {
-              const eligible = o.readAhead && state.open && batch === state.current && state.phase === "new" &&
-                state.readAhead === undefined && !state.readAheadInFlight &&
-                // a reclaim round only runs at the start of an empty batch: do not read ahead when one is due
-                (o.claimIdleMs === undefined || clock.unsafeCurrentTimeMillis() < state.nextReclaimAt)
-              if (!eligible) return ctx.ackIds(ids)
-              forgetErrors(ids)
-              state.readAheadInFlight = true
-              const effect = backend.ackThenRead(
-                o.stream,
-                o.group,
-                ids,
-                { stream: o.stream, group: o.group, consumer: o.name, id: ">", count: o.batchSize },
-                { delete: o.deleteOnAck, lane }
-              ).pipe(
-                Effect.flatMap((r): Effect.Effect<number> => {
-                  state.readAheadInFlight = false
-                  if (Either.isLeft(r.read)) {
-                    // the read may have been served with its reply lost; other errors show on the next read
-                    if (isConnectionError(r.read.left)) recoverOwnPending()
-                    return Effect.succeed(r.acked)
-                  }
-                  const entries = remember(r.read.right)
-                  if (entries.length === 0) return Effect.succeed(r.acked)
-                  if (!state.open) return Effect.as(release(entries), r.acked)
-                  state.readAhead = entries
-                  return Effect.succeed(r.acked)
-                }),
-                Effect.tapError(() =>
-                  Effect.sync(() => {
-                    state.readAheadInFlight = false
-                    recoverOwnPending()
-                  })
-                )
-              )
-              return ackSpan(effect, ids.length)
-            })
-        }
-        const emit = (out: Array<Message<any>>): Batch<any> => {
-          const batch = new BatchImpl(ctx, out, run)
-          state.current = batch
-          return batch
-        }
-        /**
-         * A ">" read whose reply was lost with its connection may have been served: its entries
-         * are in this consumer's pending list, never handed out. So after a connection problem
-         * the own-pending phase runs again, from the last id handed out, before new reads.
-         */
-        const readNew = (count: number, blockMs: number | undefined) =>
-          resilient(
-            (blockMs === undefined
-              ? backend.readGroup({ stream: o.stream, group: o.group, consumer: o.name, id: ">", count, lane })
-              : reader.readGroup({ stream: o.stream, group: o.group, consumer: o.name, id: ">", count, blockMs })).pipe(
-                Effect.tapError((e) =>
-                  Effect.sync(() => {
-                    if (isConnectionError(e)) recoverOwnPending()
-                  })
-                )
-              )
-          )
-
-        /**
-         * One batch, as a small state machine rather than a generator: this runs once per batch
-         * and its cost is paid per call, not per message (the benchmark's raw loop does ~3,000
-         * batches a second on one core, so every microsecond here shows).
-         */
-        const step = (c: Collecting): Effect.Effect<Batch<any>, BackendError> => {
-          const out = c.out
-          if (out.length >= o.batchSize) return Effect.succeed(emit(out))
-          const remaining = o.batchSize - out.length
-          if (state.phase === "pending") {
-            return Effect.flatMap(
-              resilient(backend.readGroup({
-                stream: o.stream,
-                group: o.group,
-                consumer: o.name,
-                id: state.pendingCursor,
-                count: remaining,
-                lane
-              })),
-              (own) => {
-                if (own.length === 0) {
-                  state.phase = "new"
-                  return step(c)
-                }
-                state.pendingCursor = own[own.length - 1]!.id
-                remember(own)
-                return Effect.zipRight(handleRedelivered(own, out, "own pending"), Effect.suspend(() => step(c)))
-              }
-            )
-          }
-          const now = clock.unsafeCurrentTimeMillis()
-          // reclaim only before a batch has entries: otherwise, with a batch collecting for longer than
-          // claimIdle, the consumer would reclaim the entries of that very batch from itself
-          if (o.claimIdleMs !== undefined && out.length === 0 && now >= state.nextReclaimAt) {
-            return Effect.flatMap(
-              resilient(backend.autoClaim({
-                stream: o.stream,
-                group: o.group,
-                consumer: o.name,
-                minIdleMs: o.claimIdleMs,
-                start: state.reclaimCursor,
-                count: remaining
-              })),
-              (r) => {
-                state.reclaimCursor = r.next
-                state.nextReclaimAt = r.next === "0-0" ? now + o.claimIntervalMs : now
-                const logDeleted = r.deleted.length === 0 ? Effect.void : logWarning(
-                  `${r.deleted.length} pending entries were deleted or trimmed from the stream before being processed; Redis dropped them from the pending list: ${
-                    r.deleted.slice(0, 20).join(", ")
-                  }`
-                )
-                if (r.entries.length > 0) {
-                  remember(r.entries)
-                  return logDeleted.pipe(
-                    Effect.zipRight(logInfo(`reclaimed ${r.entries.length} entries idle for more than ${o.claimIdleMs} ms`)),
-                    Effect.zipRight(handleRedelivered(r.entries, out, "reclaimed")),
-                    Effect.zipRight(Effect.suspend(() => step(c)))
-                  )
-                }
-                return Effect.zipRight(logDeleted, Effect.suspend(() => readStep(c, now)))
-              }
-            )
-          }
-          return readStep(c, now)
-        }
-
-        /** continue with `step` once the entries are messages (at once, unless some must be dead-lettered) */
-        const pushThenStep = (entries: ReadonlyArray<ReadEntry>, c: Collecting): Effect.Effect<Batch<any>, BackendError> => {
-          const pending = pushFresh(entries, c.out)
-          return pending === undefined ? step(c) : Effect.zipRight(pending, Effect.suspend(() => step(c)))
-        }
-
-        const readStep = (c: Collecting, now: number): Effect.Effect<Batch<any>, BackendError> => {
-          const out = c.out
-          const remaining = o.batchSize - out.length
-          const left = c.deadline - now
-          if (left >= 1) {
-            return Effect.flatMap(readNew(remaining, Math.min(Math.ceil(left), o.blockMs)), (entries) => pushThenStep(remember(entries), c))
-          }
-          if (!c.finalReadDone) {
-            c.finalReadDone = true
-            return Effect.flatMap(readNew(remaining, undefined), (entries) => pushThenStep(remember(entries), c))
-          }
-          if (out.length > 0 || o.emitEmpty) return Effect.succeed(emit(out))
-          // nothing at all: wait for the first entry; a new collection begins when it arrives
-          return Effect.flatMap(readNew(remaining, o.blockMs), (first) => {
-            if (first.length > 0) {
-              const pending = pushFresh(remember(first), out)
-              const restart = Effect.suspend(() => {
-                c.deadline = clock.unsafeCurrentTimeMillis() + o.maxWaitMs
-                c.finalReadDone = false
-                return step(c)
-              })
-              return pending === undefined ? restart : Effect.zipRight(pending, restart)
-            }
-            // heartbeat: before 7.2 an XREADGROUP ">" that finds nothing does not reset the consumer's
-            // idle time, so a consumer waiting on a quiet stream would look dead to a Monitor. Reading
-            // its own pending list after the highest possible id returns nothing and does reset it.
-            return Effect.zipRight(
-              resilient(backend.readGroup({
-                stream: o.stream,
-                group: o.group,
-                consumer: o.name,
-                id: HEARTBEAT_ID,
-                count: 1,
-                lane
-              })),
-              Effect.suspend(() => step(c))
-            )
-          })
-        }
-
-        const collectBatch = Effect.suspend(() => {
-          const c = new Collecting(clock.unsafeCurrentTimeMillis() + o.maxWaitMs)
-          const ahead = state.readAhead
-          if (ahead === undefined) return step(c)
-          // start with the entries read ahead (they were remembered when they arrived)
-          state.readAhead = undefined
-          return pushThenStep(ahead, c)
-        })
-        const tracing = !isDefaultTracer(yield* Effect.tracer)
-        const collect = tracing
-          ? Effect.withSpan(collectBatch, "Consumer.batch", { kind: "consumer", attributes, captureStackTrace: false })
-          : collectBatch
-
-        const loop = (): Channel.Channel<Chunk.Chunk<Batch<any>>, unknown, BackendError, unknown, void, unknown> =>
-          Channel.flatMap(Channel.fromEffect(collect), (batch) => Channel.flatMap(Channel.write(Chunk.of(batch)), loop))
-        return loop()
-      })
-
-    /**
-     * The batches, as a channel: set up the run in its own scope, then loop. Built from channel
-     * primitives rather than `Stream.unwrapScoped(... Stream.repeatEffect(...))`, whose flatten
-     * layer costs several microseconds per element (measured: ~10% of the loop with local Redis).
-     */
-    const batches: Stream.Stream<Batch<any>, BackendError> = Stream.fromChannel(
-      Channel.flatMap(Channel.fromEffect(Scope.make()), (scope) =>
-        Channel.ensuringWith(
-          Channel.flatMap(Channel.fromEffect(Scope.extend(openRun, scope)), identity),
-          (exit) => Scope.close(scope, exit)
-        ))
     )
+  }))
 
-    const recordFailure = (id: string, cause: Cause.Cause<unknown>) => {
-      const failure = Cause.failureOption(cause)
-      const error = failure._tag === "Some" ? failure.value : Cause.squash(cause)
-      const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
-      lastErrors.set(id, text)
-      return text
-    }
-
-    const process = <E, R>(
-      handler: (message: Message<any>) => Effect.Effect<unknown, E, R>,
-      processOptions?: ProcessOptions
-    ): Effect.Effect<never, BackendError, R> => {
-      const concurrency = processOptions?.concurrency ?? 1
-      // once interrupted, acknowledgements no longer read ahead (nothing would hand those entries out)
-      let stopping = false
-      const stop = () => {
-        stopping = true
-      }
-      const runBatch = (batch: Batch<any>) =>
-        Effect.gen(function*() {
-          const succeeded: Array<string> = []
-          const ackSucceeded = (readAhead: boolean) =>
-            Effect.suspend(() => resilient((batch as BatchImpl<any>).ackWith(succeeded.splice(0), readAhead && !stopping)))
-          const one = (m: Message<any>) =>
-            handler(m).pipe(
-              Effect.matchCauseEffect({
-                onSuccess: () => Effect.sync(() => void succeeded.push(m.id)),
-                onFailure: (cause): Effect.Effect<void, BackendError> => {
-                  if (Cause.isInterruptedOnly(cause)) return Effect.void
-                  const failure = Cause.failureOption(cause)
-                  if (failure._tag === "Some" && failure.value instanceof Poison) {
-                    return resilient(m.deadLetter(failure.value.reason))
-                  }
-                  const text = recordFailure(m.id, cause)
-                  return logWarning(
-                    `handler failed for ${m.id} (delivery ${m.deliveryCount} of at most ${o.maxDeliveries}); it stays pending: ${text}`
-                  )
-                }
-              })
-            )
-          yield* Effect.forEach(batch.messages, one, { concurrency, discard: true }).pipe(
-            // interrupted, or failed (a dead-letter move refused, a defect): what succeeded is acknowledged
-            Effect.onExit((exit) =>
-              exit._tag === "Success"
-                ? Effect.void
-                : ackSucceeded(false).pipe(
-                  Effect.catchAll((e) => Effect.logError(`could not acknowledge the handled messages: ${e.message}`))
-                )
-            )
-          )
-          yield* ackSucceeded(true)
-        })
-      return batches.pipe(
-        Stream.mapEffect((batch) => graceful(runBatch(batch), o.shutdownMs, stop)),
-        Stream.runDrain,
-        Effect.zipRight(Effect.never),
-        Effect.annotateLogs(annotations)
-      )
-    }
-
-    const processBatch = <E, R>(
-      handler: (batch: Batch<any>) => Effect.Effect<unknown, E, R>
-    ): Effect.Effect<never, BackendError, R> => {
-      let stopping = false
-      const stop = () => {
-        stopping = true
-      }
-      return batches.pipe(
-        Stream.mapEffect((batch) =>
-          graceful(
-            handler(batch).pipe(
-              Effect.matchCauseEffect({
-                onSuccess: () =>
-                  resilient(Effect.suspend(() => (batch as BatchImpl<any>).ackWith(idsOf(batch.messages), !stopping))),
-                onFailure: (cause): Effect.Effect<void, BackendError> => {
-                  if (Cause.isInterruptedOnly(cause)) return Effect.void
-                  const failure = Cause.failureOption(cause)
-                  if (failure._tag === "Some" && failure.value instanceof Poison) {
-                    const reason = failure.value.reason
-                    return Effect.forEach(batch.messages, (m) => resilient(m.deadLetter(reason)), { discard: true })
-                  }
-                  let text = ""
-                  for (const m of batch.messages) text = recordFailure(m.id, cause)
-                  return logWarning(`batch handler failed; ${batch.messages.length} messages stay pending: ${text}`)
-                }
-              })
-            ),
-            o.shutdownMs,
-            stop
-          )
-        ),
-        Stream.runDrain,
-        Effect.zipRight(Effect.never),
-        Effect.annotateLogs(annotations)
-      )
-    }
-
-    if (o.removeOnShutdown) {
-      yield* Effect.addFinalizer(() =>
-        backend.deleteConsumerIfIdle(o.stream, o.group, o.name).pipe(
-          Effect.flatMap((r) =>
-            r.deleted
-              ? Effect.logDebug(`removed consumer "${o.name}" from group "${o.group}"`)
-              : logInfo(
-                `consumer "${o.name}" keeps ${r.pending} pending entries in group "${o.group}"; not removed (they will be reclaimed)`
-              )
-          ),
-          Effect.catchAll((e) => logWarning(`could not check consumer "${o.name}" on shutdown: ${e.message}`)),
-          Effect.annotateLogs(annotations)
-        )
-      )
-    }
-
-    return {
-      name: o.name,
-      stream: o.stream,
-      group: o.group,
-      deadLetterStream: o.deadLetterStream,
-      batches,
-      process,
-      processBatch,
-      ack: (ids) => ackIds(Array.from(ids))
-    } satisfies Service<any>
-  })
+/**
+ * Like `Layer.launch`: build the application's layer and keep it running
+ * until interrupted, or until one of its workers (`layerWorker`) fails: then
+ * close the layer (every other worker stops gracefully) and fail with that
+ * worker's error.
+ *
+ * @since 0.2.0
+ * @category workers
+ */
+export const launch = <E, R>(
+  layer: Layer.Layer<never, E, R>
+): Effect.Effect<never, E | ConsumerError | InvalidOptions, Exclude<R, Workers>> =>
+  Effect.scoped(Effect.gen(function*() {
+    const failed = yield* Deferred.make<never, ConsumerError | InvalidOptions>()
+    yield* Effect.provideService(Layer.build(layer), Workers, { failed })
+    return yield* Deferred.await(failed)
+  })) as Effect.Effect<never, E | ConsumerError | InvalidOptions, Exclude<R, Workers>>
 
 /**
  * The default Consumer layer (field-map messages).
@@ -1206,7 +371,7 @@ export const layerConfig = (
 ): Layer.Layer<Consumer, InvalidOptions | BackendError | ConfigError.ConfigError, StreamsBackend> =>
   Layer.scoped(
     Consumer,
-    Effect.flatMap(Config.unwrap(config), ({ startFrom, ...rest }) =>
+    Effect.flatMap(ConfigNs.unwrap(config), ({ startFrom, ...rest }) =>
       make({
         ...rest,
         startFrom: startFrom === undefined || startFrom === "beginning" || startFrom === "new"

@@ -99,6 +99,8 @@ export interface AddOptions {
   readonly trim?: Trim | undefined
   /** NOMKSTREAM: fail with `StreamNotFound` instead of creating the stream */
   readonly noMkStream?: boolean | undefined
+  /** run it on this lane (see `Service.lane`; `addMany` ignores it) */
+  readonly lane?: Lane | undefined
 }
 
 /**
@@ -121,10 +123,11 @@ export interface ReadGroupOptions {
 
 /**
  * A connection of its own for one caller of the backend, from `Service.lane`:
- * `readGroup`, `ack`, `ackAndDelete` and `ackThenRead` given it run on it
- * while it is open, so that the caller's commands do not queue behind other
- * callers' (other consumers' large replies, a Monitor's scan) on the
- * backend's connection (`pending` given one runs on it too). Once its scope has closed, operations given it run
+ * `readGroup`, `ack`, `ackAndDelete`, `ackThenRead`, `pending`, `add`,
+ * `claim`, `claimJustId` and `autoClaim` given it run on it while it is
+ * open, so that the caller's commands do not queue behind other callers'
+ * (other consumers' large replies, a Monitor's scan) on the backend's
+ * connection. Once its scope has closed, operations given it run
  * on the backend's connection (a batch acknowledged after its consumer
  * stopped still goes through). A lane changes where a command is sent, never
  * what it does: a backend may ignore it (the in-memory backend has no
@@ -217,6 +220,8 @@ export interface ClaimOptions {
   readonly idleMs?: number | undefined
   /** RETRYCOUNT: set the delivery count to this value (instead of incrementing it) */
   readonly retryCount?: number | undefined
+  /** run it on this lane (see `Service.lane`) */
+  readonly lane?: Lane | undefined
 }
 
 /**
@@ -246,6 +251,8 @@ export interface AutoClaimOptions {
   readonly start: string
   /** default 100 */
   readonly count?: number | undefined
+  /** run it on this lane (see `Service.lane`) */
+  readonly lane?: Lane | undefined
 }
 
 /**
