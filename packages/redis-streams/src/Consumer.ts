@@ -74,7 +74,9 @@ export type StartFrom = "beginning" | "new" | { readonly id: string }
  * @category models
  */
 export interface Options<A = Record<string, string>, I = unknown> {
+  /** the stream to consume (created with the group when missing) */
   readonly stream: string
+  /** the consumer group; created at `startFrom` when missing */
   readonly group: string
   /** the consumer name; the default is unique per instance: `<host>-<pid>-<random>` */
   readonly consumer?: string | undefined
@@ -84,19 +86,25 @@ export interface Options<A = Record<string, string>, I = unknown> {
   readonly maxWait: Duration.DurationInput
   /** the longest single blocking read (BLOCK); also bounds how late reclaim and shutdown checks run */
   readonly blockTime?: Duration.DurationInput | undefined
+  /** where a group created by this Consumer starts (default "beginning"); no effect on an existing group */
   readonly startFrom?: StartFrom | undefined
+  /** decode each entry into `message.body` with this Schema; an entry that does not decode is dead-lettered */
   readonly schema?: Schema.Schema<A, I, never> | undefined
+  /** how `schema` reads an entry: one field per property ("fields", default) or one JSON `data` field ("json") */
   readonly encoding?: "fields" | "json" | undefined
   /** emit empty batches when `maxWait` passes with nothing read (the seed's polling style) */
   readonly emitEmpty?: boolean | undefined
   /** acknowledge and delete from the stream in one round trip (for single-group queues) */
   readonly deleteOnAck?: boolean | undefined
+  /** reclaim entries idle this long from any consumer of the group (default 30 s; `false`: never reclaim) */
   readonly claimIdle?: Duration.DurationInput | false | undefined
+  /** how often a reclaim scan starts (default claimIdle / 2, at most 5 s) */
   readonly claimInterval?: Duration.DurationInput | undefined
   /** an entry delivered more times than this goes to the dead-letter stream (>= 1) */
   readonly maxDeliveries?: number | undefined
+  /** where dead letters go (default `DeadLetter.defaultStream(stream)`: `<stream>:dlq`, in the stream's Cluster slot) */
   readonly deadLetterStream?: string | undefined
-  /** how long in-flight handlers may finish when `process` is interrupted */
+  /** how long running handlers may finish when `process` or `processBatch` stops (default 10 s) */
   readonly shutdownTimeout?: Duration.DurationInput | undefined
   /** when the group disappears while consuming: recreate it (true) or fail with `GroupNotFound` (default) */
   readonly recreateGroup?: boolean | undefined
@@ -132,6 +140,23 @@ export interface Options<A = Record<string, string>, I = unknown> {
    */
   readonly sharedConnection?: boolean | undefined
 }
+
+/**
+ * The defaults of `Options` and `ProcessOptions`, in milliseconds and counts.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const defaults: {
+  readonly blockTimeMs: number
+  readonly claimIdleMs: number
+  readonly maxClaimIntervalMs: number
+  readonly maxDeliveries: number
+  readonly shutdownTimeoutMs: number
+  readonly maxEntryBytes: number
+  readonly concurrency: number
+  readonly ackDelayMs: number
+} = { ...internalOptions.defaults, concurrency: 1, ackDelayMs: internal.DEFAULT_ACK_DELAY_MS }
 
 /**
  * Failures of a Consumer's stream.
