@@ -308,6 +308,8 @@ export const makeBackend = (): InMemoryBackend => {
       run("delete", "XDEL", stream, undefined, [stream, ids], () => ids.length === 0 ? 0 : engine.xdel(stream, ids)),
     trim: (stream, trim) => run("trim", "XTRIM", stream, undefined, [stream, trim], () => engine.xtrim(stream, trim)),
     length: (stream) => run("length", "XLEN", stream, undefined, [stream], () => engine.xlen(stream)),
+    moveEntry: (o) =>
+      run("moveEntry", "EVALSHA", o.from, undefined, [o], (now) => engine.moveEntry(o.from, o.id, o.to, o.fields, now)),
     range: (stream, options) =>
       run(
         "range",
