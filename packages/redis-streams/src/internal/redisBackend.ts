@@ -81,7 +81,7 @@ local id = redis.call('XADD', KEYS[2], '*', unpack(ARGV, 2))
 redis.call('XDEL', KEYS[1], ARGV[1])
 return id`
 
-const MOVE_LABEL = "XADD + XDEL (script)"
+const MOVE_LABEL = Replies.MOVE_ENTRY_LABEL
 
 const DELETE_CONSUMER_IF_IDLE_SHA = createHash("sha1").update(DELETE_CONSUMER_IF_IDLE).digest("hex")
 const MOVE_ENTRY_SHA = createHash("sha1").update(MOVE_ENTRY).digest("hex")
@@ -739,13 +739,13 @@ export const make = (connection: Connection): Service => {
       )
     )
     return traced(
-      client.isCluster
+      (client.isCluster
         ? Effect.catchIf(
           script,
           (e) => e._tag === "RedisCommandError" && e.reply.startsWith("CROSSSLOT"),
           () => moveInSteps(o)
         )
-        : script,
+        : script).pipe(Effect.mapError((e) => Replies.moveEntryError(e, o.from, o.to))),
       "moveEntry",
       o.from
     )
