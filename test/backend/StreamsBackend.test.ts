@@ -1666,4 +1666,50 @@ forEachBackend("StreamsBackend", (it, backendName) => {
       )
       assert.deepStrictEqual(yield* ids({ start: "2", count: 2 }), ["2-0", "3-5"])
     }))
+
+  // ---------------------------------------------------------------- moveEntry
+
+  it.effect("moveEntry: adds the fields to the target and deletes the entry, in one step; null when the entry is gone", () =>
+    Effect.gen(function*() {
+      const { backend, kit } = yield* services
+      const from = kit.key("move-from")
+      const to = kit.key("move-to")
+      yield* seed(from, ["1-0", "2-0", "3-0"])
+      yield* backend.add(to, ["x", "1"], { id: "9999999999999-0" })
+      const moved = yield* backend.moveEntry({ from, id: "2-0", to, fields: ["__proto__", "a", "2", "b", "a", "c"] })
+      // a generated id after the target's top
+      assert.strictEqual(moved, "9999999999999-1")
+      assert.deepStrictEqual((yield* backend.range(from)).map((e) => e.id), ["1-0", "3-0"])
+      assert.deepStrictEqual(yield* backend.range(to), [
+        entry("9999999999999-0", "x", "1"),
+        entry("9999999999999-1", "__proto__", "a", "2", "b", "a", "c")
+      ])
+      // gone already (or never there): nothing added
+      assert.strictEqual(yield* backend.moveEntry({ from, id: "2-0", to, fields: ["y", "1"] }), null)
+      assert.strictEqual(yield* backend.moveEntry({ from: kit.key("move-missing"), id: "1-0", to, fields: ["y", "1"] }), null)
+      assert.strictEqual(yield* backend.length(to), 2)
+      // into a stream that does not exist yet, and within one stream (the entry comes back at the end)
+      const fresh = kit.key("move-fresh")
+      assert.match((yield* backend.moveEntry({ from, id: "1-0", to: fresh, fields: ["n", "1-0"] }))!, ID_PATTERN)
+      assert.deepStrictEqual(yield* backend.range(fresh).pipe(Effect.map((es) => es.map((e) => e.fields))), [["n", "1-0"]])
+      const again = yield* backend.moveEntry({ from, id: "3-0", to: from, fields: ["n", "3-0 again"] })
+      assert.deepStrictEqual(yield* backend.range(from), [entry(again!, "n", "3-0 again")])
+    }))
+
+  it.effect("moveEntry: a target of another type fails with WrongKeyType and the entry stays; a bad id fails", () =>
+    Effect.gen(function*() {
+      const { backend, kit } = yield* services
+      const from = kit.key("move-wt")
+      const str = kit.key("move-str")
+      yield* seed(from, ["1-0"])
+      yield* kit.setString(str, "not a stream")
+      const wrong = yield* failsWith(backend.moveEntry({ from, id: "1-0", to: str, fields: ["n", "1"] }), "WrongKeyType")
+      assert.strictEqual(wrong.message, `XADD + XDEL (script): key '${from}' or '${str}' holds another type than a stream`)
+      assert.deepStrictEqual((yield* backend.range(from)).map((e) => e.id), ["1-0"])
+      // the source of another type
+      yield* failsWith(backend.moveEntry({ from: str, id: "1-0", to: from, fields: ["n", "1"] }), "WrongKeyType")
+      const bad = yield* failsWith(backend.moveEntry({ from, id: "nope", to: from, fields: ["n", "1"] }), "RedisCommandError")
+      assert.strictEqual(bad.reply, INVALID_ID)
+      assert.deepStrictEqual((yield* backend.range(from)).map((e) => e.id), ["1-0"])
+    }))
 })

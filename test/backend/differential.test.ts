@@ -125,6 +125,7 @@ type Op =
     readonly id: StartId
     readonly entriesRead: number | undefined
   }
+  | { readonly op: "moveEntry"; readonly target: Target; readonly to: Target; readonly id: IdRef; readonly fields: number }
   | {
     readonly op: "range"
     readonly target: Target
@@ -306,6 +307,16 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   {
     weight: 3,
     arbitrary: fc.record({
+      op: fc.constant("moveEntry" as const),
+      target,
+      to: target,
+      id: idRef,
+      fields: fc.integer({ min: 1, max: 3 })
+    })
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
       op: fc.constant("range" as const),
       target,
       start: bound,
@@ -403,6 +414,12 @@ class Sequence {
       case "bad":
         return "12-ab"
     }
+  }
+  /** a generated id is deterministic only in a stream whose top is far in the future: else the move goes to main */
+  moveTarget(op: Extract<Op, { op: "moveEntry" }>): Target {
+    if (op.to === "str") return "str"
+    const top = this.top.get(op.to)
+    return top !== undefined && top.ms >= BASE_MS ? op.to : "main"
   }
   sawAdded(t: Target, id: string): void {
     this.remember(id)
@@ -533,6 +550,13 @@ const run = (backend: Service, seq: Sequence, op: Op, index: number): Effect.Eff
       )
     case "setGroupId":
       return backend.setGroupId(key, op.group, seq.startId(op.id), { entriesRead: op.entriesRead })
+    case "moveEntry":
+      return backend.moveEntry({
+        from: key,
+        id: seq.ref(op.id),
+        to: seq.keys[seq.moveTarget(op)],
+        fields: fieldsOf(op.fields, `v${index}`)
+      })
     case "range":
       return backend.range(key, {
         start: seq.bound(op.start, "start"),
@@ -656,6 +680,7 @@ const runSequence = (env: Env, ops: ReadonlyArray<Op>, stats: Stats): Effect.Eff
       // follow the ids Redis handed out (the memory reply is equal by now)
       if ("ok" in fromRedis) {
         if (op.op === "add" && typeof fromRedis.ok === "string") seq.sawAdded(op.target, fromRedis.ok)
+        if (op.op === "moveEntry" && typeof fromRedis.ok === "string") seq.sawAdded(seq.moveTarget(op), fromRedis.ok)
         if (op.op === "addMany") {
           const added = Array.isArray(fromRedis.ok) ? fromRedis.ok as Array<string> : [fromRedis.ok as string]
           for (const id of added) seq.sawAdded(op.target, id)

@@ -283,7 +283,7 @@ describe("redis-streams monitor", () => {
       assert.strictEqual(text.code, 0, text.stderr)
       const lines = text.stdout.trimEnd().split("\n")
       assert.match(lines[0]!, /^\+-+\+-+\+-+\+-+\+-+\+$/)
-      assert.match(lines[1]!, /^\| Group\s+\| Consumer id\s+\|\s+Idle time \|\s+Pending items \| Status\s+\|$/)
+      assert.match(lines[1]!, /^\| Group\s+\| Consumer id\s+\|\s+Idle time \(ms\) \|\s+Pending items \| Status\s+\|$/)
       assert.match(lines[2]!, /^\+=+\+=+\+=+\+=+\+=+\+$/)
       assert.match(text.stdout, /^\| g\s+\| busy\s+\|\s+\d+ \|\s+3 \| WARNING - too many pending items \|$/m)
       assert.match(text.stdout, /^\| g\s+\| ok\s+\|\s+\d+ \|\s+1 \| OK\s+\|$/m)
@@ -292,6 +292,12 @@ describe("redis-streams monitor", () => {
         text.stdout,
         new RegExp(`^group g: lag 2, pending 4, consumers 3, oldest pending \\S+, max deliveries 1, dead letters 0 \\(\\{${stream}\\}:dlq\\)$`, "m")
       )
+
+      // --format seed: the seed's header, without the unit
+      const seed = yield* cli(["monitor", stream, "--pending-threshold", "2", "--format", "seed"])
+      assert.strictEqual(seed.code, 0, seed.stderr)
+      assert.match(seed.stdout.split("\n")[1]!, /^\| Group\s+\| Consumer id\s+\|\s+Idle time \|\s+Pending items \| Status\s+\|$/)
+      assert.match(seed.stdout, /^\| g\s+\| busy\s+\|\s+\d+ \|\s+3 \| WARNING - too many pending items \|$/m)
 
       const json = yield* cli(["monitor", stream, "--pending-threshold", "2", "--json"])
       assert.strictEqual(json.code, 0, json.stderr)
@@ -453,7 +459,8 @@ describe("redis-streams scale", () => {
       const text = yield* cli(["scale", stream, "-g", "g", "--out", "60", "--in", "20", "--target", "50"])
       assert.strictEqual(text.code, 0, text.stderr)
       const lines = text.stdout.split("\n")
-      assert.strictEqual(lines[0], "Consumers should be IN as stream length (11) / pending (83) rate is 13.253%")
+      // the seed's sentence, with the right word for the first figure: the group's backlog
+      assert.strictEqual(lines[0], "Consumers should be IN as backlog (11) / pending (83) rate is 13.253%")
       assert.match(text.stdout, /^decision\s+IN$/m)
       assert.match(text.stdout, /^recommended\s+2 \(by work: 2\)$/m)
 
@@ -614,12 +621,12 @@ describe("redis-streams tail", () => {
       const raw = yield* rawClient()
       const stream = uniqueKey("cli-tail-missing")
       const r = yield* cli(["tail", stream, "-g", "g", "--count", "1"])
-      assertOneLineError(r, 1, new RegExp(`stream '${stream}' does not exist`))
+      assertOneLineError(r, 1, new RegExp(`stream '${stream}' does not exist.* \\(--create creates the stream and the group\\)$`))
       assert.strictEqual(yield* exists(raw, stream), 0)
 
       yield* addEntries(raw, stream, 2)
       const r2 = yield* cli(["tail", stream, "-g", "typo", "--count", "1"])
-      assertOneLineError(r2, 1, new RegExp(`consumer group 'typo' does not exist on stream '${stream}'`))
+      assertOneLineError(r2, 1, new RegExp(`consumer group 'typo' does not exist on stream '${stream}' \\(--create creates it`))
       assert.deepStrictEqual(yield* groupNames(raw, stream), [])
 
       // --create --from-start: the group is created at the first entry

@@ -11,7 +11,10 @@
  * the dead-letter stream, is two commands (XADD to the dead-letter stream,
  * then XACK in the source group) that need no atomicity across keys: the
  * default dead-letter stream `{stream}:dlq` is in the stream's slot anyway,
- * and one on another shard works too.
+ * and one on another shard works too. `DeadLetter.replay` (the port's
+ * `moveEntry`, a Lua script over both keys) runs as one script when the
+ * target shares the dead-letter stream's slot, and as XRANGE, XADD, XDEL
+ * otherwise.
  */
 import { assert, describe, it, layer } from "@effect/vitest"
 import { Chunk, Effect, Fiber, Schema, Stream } from "effect"
@@ -365,6 +368,36 @@ if (unavailable !== undefined) {
             assert.strictEqual(low.backlog, 1)
             assert.strictEqual(low.decision, "IN")
           }
+        }).pipe(Effect.provide(testLogLevel)))
+
+      // ------------------------------------------------------------------ dead letters
+
+      it.effect("DeadLetter.replay: to the source stream (same slot as {stream}:dlq: one script) and to a stream on another shard (two commands)", () =>
+        Effect.gen(function*() {
+          const { backend, kit } = yield* services
+          const stream = kit.key("dlq-replay")
+          const dlq = DeadLetter.defaultStream(stream)
+          assert.strictEqual(keySlot(dlq), keySlot(stream))
+          const meta = { stream, group: "g", consumer: "c", deliveries: 6, error: "boom", at: 1 }
+          const a = yield* backend.add(dlq, DeadLetter.toFields(["n", "1"], { ...meta, id: "1-1" }))
+          const b = yield* backend.add(dlq, DeadLetter.toFields(["n", "2"], { ...meta, id: "1-2" }))
+          const [first] = yield* DeadLetter.find(dlq, "1-1")
+          const home = yield* DeadLetter.replay(dlq, [first!])
+          assert.strictEqual(home[0]!.status, "replayed")
+          // another shard: the keys hash to different slots, the move runs as XRANGE, XADD, XDEL
+          let other = kit.key("dlq-other")
+          while (keySlot(other) === keySlot(dlq)) other = kit.key("dlq-other")
+          const [second] = yield* DeadLetter.find(dlq, b)
+          const away = yield* DeadLetter.replay(dlq, [second!], { to: other })
+          assert.strictEqual(away[0]!.status, "replayed")
+          assert.deepStrictEqual((yield* backend.range(stream)).map((e) => e.fields), [["n", "1"]])
+          assert.deepStrictEqual((yield* backend.range(other)).map((e) => e.fields), [["n", "2"]])
+          assert.strictEqual(yield* backend.length(dlq), 0)
+          // replayed already: nothing is added again, on either path
+          const again = yield* DeadLetter.replay(dlq, [first!, second!], { to: other })
+          assert.deepStrictEqual(again.map((r) => r.status), ["missing", "missing"])
+          assert.strictEqual(a, first!.id)
+          assert.strictEqual(yield* backend.length(other), 1)
         }).pipe(Effect.provide(testLogLevel)))
     }
   )

@@ -169,7 +169,10 @@ export const cli = {
     "+xrange",
     "+xinfo|stream",
     "+xadd",
-    "+xdel"
+    "+xdel",
+    // DeadLetter.replay: add and delete in one Lua script
+    "+evalsha",
+    "+eval"
   ],
   dlqPurge: (stream: string, deadLetterStream: string) => [
     `%R~${keyPattern(stream)}`,

@@ -7,6 +7,7 @@
  * 4. else the run fails with one line saying how to provide Redis.
  */
 import type { TestProject } from "vitest/node"
+import { type StartedRedisContainer, startRedisContainer } from "./RedisContainer.js"
 import { hasRedisServer, type RedisServerProcess, startRedisServerProcess } from "./RedisServer.js"
 
 declare module "vitest" {
@@ -15,9 +16,6 @@ declare module "vitest" {
     redisSource: "env" | "binary" | "container"
   }
 }
-
-const HOW_TO =
-  "No Redis for the tests: set REDIS_URL=redis://host:port, or install redis-server (e.g. `apt-get install redis-server`), or start a Docker engine for testcontainers."
 
 export default async function setup(project: TestProject) {
   const fromEnv = process.env["REDIS_URL"]
@@ -35,16 +33,10 @@ export default async function setup(project: TestProject) {
       await server?.dispose()
     }
   }
-  let container: { getConnectionUrl(): string; stop(): Promise<unknown> } | undefined
-  try {
-    const { RedisContainer } = await import("@testcontainers/redis")
-    container = await new RedisContainer("redis:7-alpine").start()
-  } catch (cause) {
-    throw new Error(`${HOW_TO} (testcontainers: ${cause instanceof Error ? cause.message.split("\n")[0] : String(cause)})`)
-  }
+  const container: StartedRedisContainer = await startRedisContainer()
   project.provide("redisUrl", container.getConnectionUrl())
   project.provide("redisSource", "container")
   return async () => {
-    await container?.stop()
+    await container.stop()
   }
 }

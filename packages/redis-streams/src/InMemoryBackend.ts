@@ -66,6 +66,7 @@ import type { BackendError } from "./StreamsError.js"
  * | `streamInfo`, `groupsInfo`, `consumersInfo` | `XINFO STREAM`, `XINFO GROUPS`, `XINFO CONSUMERS` |
  * | `createGroup`, `destroyGroup`, `createConsumer`, `deleteConsumer`, `deleteConsumerIfIdle`, `setGroupId` | `XGROUP CREATE`, `XGROUP DESTROY`, `XGROUP CREATECONSUMER`, `XGROUP DELCONSUMER` (both), `XGROUP SETID` |
  * | `delete`, `trim`, `length`, `range` | `XDEL`, `XTRIM`, `XLEN`, `XRANGE` / `XREVRANGE` |
+ * | `moveEntry` (`stream` is its `from`) | `EVALSHA` (the Redis backend's script: XRANGE, XADD, XDEL) |
  * | `blockingReader` (acquiring a reader; `stream` is `""`) | `CONNECT` |
  *
  * @since 0.1.0

@@ -455,16 +455,25 @@ export const consumerReport = (
 export const tableHeaders: ReadonlyArray<string> = ["Group", "Consumer id", "Idle time", "Pending items", "Status"]
 
 /**
+ * The table headers with the idle time's unit: `Idle time (ms)`.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const tableHeadersWithUnits: ReadonlyArray<string> = ["Group", "Consumer id", "Idle time (ms)", "Pending items", "Status"]
+
+/**
  * Render a report as the seed's table (python-tabulate `grid` style), one
  * row per consumer, with a Group column. Idle time is in milliseconds. No
- * trailing newline, as in the seed.
+ * trailing newline, as in the seed. `headers` replaces the seed's
+ * (`tableHeaders`), e.g. with `tableHeadersWithUnits`.
  *
  * @since 0.1.0
  * @category rendering
  */
-export const render = (report: Pick<Report, "groups">): string =>
+export const render = (report: Pick<Report, "groups">, headers: ReadonlyArray<string> = tableHeaders): string =>
   internalTable.grid(
-    tableHeaders,
+    headers,
     report.groups.flatMap((g) =>
       g.consumers.map((c) => [g.name, c.name, c.idleMs, c.pending, statusText[c.status]] as const)
     )

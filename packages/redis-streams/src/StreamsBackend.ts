@@ -473,6 +473,39 @@ export interface Service {
       readonly reverse?: boolean | undefined
     }
   ) => Effect.Effect<ReadonlyArray<StreamEntry>, BackendError>
+
+  /**
+   * Move one entry to another stream: if `id` is still in `from`, XADD a new
+   * entry with `fields` to `to` (generated id), then XDEL `id` from `from`,
+   * as one atomic step (the Redis implementation runs one Lua script; the
+   * in-memory one a synchronous step). Returns the new entry's id, or `null`
+   * when `id` is not in `from` (nothing is added). `from` and `to` may be the
+   * same stream. Dead letters are replayed with it (`DeadLetter.replay`).
+   *
+   * On a Redis Cluster, when the two keys hash to different slots (a script
+   * may not touch both), the same three steps run one after the other: a
+   * failure between the add and the delete leaves both entries (a
+   * duplicate, never a loss), and two concurrent moves of one entry may both
+   * add it.
+   */
+  readonly moveEntry: (options: MoveEntryOptions) => Effect.Effect<string | null, BackendError>
+}
+
+/**
+ * Options of `moveEntry`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface MoveEntryOptions {
+  /** the stream the entry is moved from (deleted there) */
+  readonly from: string
+  /** its id in `from` */
+  readonly id: string
+  /** the stream the new entry is added to */
+  readonly to: string
+  /** the new entry's fields (at least one pair) */
+  readonly fields: Fields
 }
 
 /**

@@ -47,7 +47,7 @@ export * as InMemoryBackend from "./InMemoryBackend.js"
 export * as Message from "./Message.js"
 
 /**
- * Dead-letter stream naming and entry format.
+ * Dead letters: naming and entry format; list, find, replay (atomic per entry) and purge.
  *
  * @since 0.1.0
  */

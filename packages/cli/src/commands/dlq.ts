@@ -6,15 +6,20 @@
  * - `list` prints them: id, original id and stream, group, consumer,
  *   deliveries, error, time, and the original fields.
  * - `replay` adds each one's original fields to its source stream (the
- *   `dlq:stream` it records, else `<stream>`) as a new entry, then deletes
- *   the dead letter, only once the add succeeded: a failure in between leaves
- *   a duplicate, never a loss.
+ *   `dlq:stream` it records, else `<stream>`), or to `--to`, as a new entry
+ *   and deletes the dead letter in the same atomic step
+ *   (`DeadLetter.replay`); `--keep` keeps the dead letters.
  * - `purge` deletes them.
  *
  * `replay` and `purge` change nothing without `--yes`: they print what they
- * would do. `--id` (repeatable) selects dead letters by id; `--count` bounds
- * how many are handled, oldest first. Exactly the dead letters listed are
- * handled: one added meanwhile is left alone.
+ * would do. `--id` (repeatable) selects dead letters by their id or by the
+ * original entry's id; an `--id` that matches nothing fails the command
+ * before anything is done. `--count` bounds how many are handled, oldest
+ * first. Exactly the dead letters listed are handled: one added meanwhile is
+ * left alone.
+ *
+ * The work is the library's (`DeadLetter.list`, `find`, `replay`, `purge`);
+ * this module parses flags and prints.
  *
  * @since 0.1.0
  */
@@ -22,8 +27,9 @@ import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
 import { DeadLetter, StreamsBackend, StreamsError } from "effect-redis-streams"
-import { UsageError } from "../CliError.js"
+import { CommandFailed, UsageError } from "../CliError.js"
 import * as Flags from "../Flags.js"
 import * as Output from "../Output.js"
 
@@ -81,10 +87,10 @@ export const render = (d: DeadLetter.DeadLetter): string =>
     Output.safe(d.meta.error)
   }\n    ${Output.fields(d.original)}`
 
-const PAGE = 500
-
 /**
- * Read dead letters oldest first: the ids selected, or all, at most `count`.
+ * The dead letters a command works on, oldest first: those `--id` names (by
+ * their id or the original entry's id), or all, at most `count`. An `--id`
+ * that matches nothing fails with `CommandFailed`, before anything is done.
  *
  * @since 0.1.0
  * @category operations
@@ -94,30 +100,27 @@ export const read = (
   options: { readonly ids: ReadonlyArray<string>; readonly count: number | undefined }
 ) =>
   Effect.gen(function*() {
-    const backend = yield* StreamsBackend.StreamsBackend
-    const out: Array<DeadLetter.DeadLetter> = []
     const limit = options.count ?? Number.POSITIVE_INFINITY
     if (options.ids.length > 0) {
+      const seen = new Set<string>()
+      const out: Array<DeadLetter.DeadLetter> = []
+      const unmatched: Array<string> = []
       for (const id of options.ids) {
-        if (out.length >= limit) break
-        const found = yield* backend.range(deadLetterStream, { start: id, end: id, count: 1 })
-        if (found.length === 0) yield* Output.note(`no dead letter ${Output.safe(id)} in ${Output.safe(deadLetterStream)}`)
-        else out.push(DeadLetter.parse(found[0]!))
+        const found = yield* DeadLetter.find(deadLetterStream, id)
+        if (found.length === 0) unmatched.push(id)
+        for (const d of found) if (!seen.has(d.id)) seen.add(d.id), out.push(d)
       }
-      return out
+      if (unmatched.length > 0) {
+        return yield* new CommandFailed({
+          message: `no dead letter with id ${unmatched.map(Output.safe).join(", ")} in ${
+            Output.safe(deadLetterStream)
+          } (neither a dead letter's id nor an original entry's id); nothing was done`
+        })
+      }
+      return out.slice(0, Math.min(out.length, limit))
     }
-    let start = "-"
-    while (out.length < limit) {
-      const page = yield* backend.range(deadLetterStream, {
-        start,
-        end: "+",
-        count: Math.min(PAGE, limit - out.length)
-      })
-      for (const e of page) out.push(DeadLetter.parse(e))
-      if (page.length < PAGE) break
-      start = `(${page[page.length - 1]!.id}`
-    }
-    return out
+    if (Number.isFinite(limit)) return (yield* DeadLetter.list(deadLetterStream, { count: limit })).deadLetters
+    return Array.from(yield* Stream.runCollect(DeadLetter.stream(deadLetterStream)))
   })
 
 /**
@@ -158,7 +161,9 @@ const common = {
     Options.optional
   ),
   id: Options.text("id").pipe(
-    Options.withDescription("only this dead letter (its id in the dead-letter stream); repeatable"),
+    Options.withDescription(
+      "only this dead letter: its id in the dead-letter stream, or the original entry's id; repeatable; one that matches nothing fails the command"
+    ),
     Options.repeated
   ),
   url: Flags.url
@@ -205,6 +210,14 @@ export const replay = Command.make(
   {
     ...common,
     count: Flags.integer("count", "replay at most N, oldest first (default all)", 1).pipe(Options.optional),
+    to: Options.text("to").pipe(
+      Options.withPseudoName("stream"),
+      Options.withDescription("add to this stream instead of each dead letter's source stream"),
+      Options.optional
+    ),
+    keep: Options.boolean("keep").pipe(
+      Options.withDescription("keep the dead letters (by default each is deleted in the same step as its replay)")
+    ),
     yes: Options.boolean("yes").pipe(
       Options.withAlias("y"),
       Options.withDescription("do it; without --yes only print what would be done")
@@ -217,25 +230,32 @@ export const replay = Command.make(
     Flags.withRedis(
       flags.url,
       Effect.gen(function*() {
-        const backend = yield* StreamsBackend.StreamsBackend
         const { name } = yield* resolve(flags.stream, flags.dlq)
         const letters = yield* read(name, { ids: flags.id, count: Option.getOrUndefined(flags.count) })
+        const to = Option.getOrUndefined(flags.to)
+        // a dead letter that records no source stream goes to <stream>
+        const targetOf = (d: DeadLetter.DeadLetter) => to ?? (d.meta.stream !== "" ? d.meta.stream : flags.stream)
         const replayed: Array<{ id: string; stream: string; originalId: string; newId: string | null }> = []
         const failed: Array<{ id: string; error: string }> = []
-        for (const d of letters) {
-          const target = d.meta.stream !== "" ? d.meta.stream : flags.stream
-          if (d.original.length === 0) {
-            failed.push({ id: d.id, error: "no original fields to replay" })
-            continue
+        if (!flags.yes) {
+          for (const d of letters) {
+            if (d.original.length === 0) failed.push({ id: d.id, error: "no original fields to replay" })
+            else replayed.push({ id: d.id, stream: targetOf(d), originalId: d.meta.id, newId: null })
           }
-          if (!flags.yes) {
-            replayed.push({ id: d.id, stream: target, originalId: d.meta.id, newId: null })
-            continue
+        } else {
+          for (const d of letters) {
+            const results = yield* DeadLetter.replay(name, [d], { to: targetOf(d), delete: !flags.keep })
+            for (const r of results) {
+              if (r.status === "replayed") {
+                replayed.push({ id: r.id, stream: r.stream, originalId: r.originalId, newId: r.newId })
+              } else {
+                const error = r.status === "missing"
+                  ? "no longer in the dead-letter stream (replayed or purged meanwhile)"
+                  : r.reason
+                failed.push({ id: r.id, error })
+              }
+            }
           }
-          // add first, delete only once the add succeeded: a crash in between duplicates, never loses
-          const newId = yield* backend.add(target, d.original)
-          yield* backend.delete(name, [d.id])
-          replayed.push({ id: d.id, stream: target, originalId: d.meta.id, newId })
         }
         if (flags.json) {
           yield* Output.json({ deadLetterStream: name, dryRun: !flags.yes, replayed, failed })
@@ -245,7 +265,7 @@ export const replay = Command.make(
               ? `replayed ${r.id} -> ${Output.safe(r.stream)} ${r.newId} (was ${r.originalId})`
               : `would replay ${r.id} -> ${Output.safe(r.stream)} (was ${r.originalId})`
           )
-          for (const f of failed) lines.push(`skipped ${f.id}: ${f.error}`)
+          for (const f of failed) lines.push(`skipped ${f.id}: ${Output.safe(f.error)}`)
           lines.push(
             flags.yes
               ? `${replayed.length} dead letters replayed from ${Output.safe(name)}`
@@ -257,7 +277,7 @@ export const replay = Command.make(
     )
 ).pipe(
   Command.withDescription(
-    "Move dead letters back to their source stream: add the original fields as a new entry, then delete the dead letter. Without --yes, print what would be done."
+    "Move dead letters back to their source stream (or --to): add the original fields as a new entry and delete the dead letter in one atomic step (--keep keeps it). --id takes a dead letter's id or the original entry's id. Without --yes, print what would be done."
   )
 )
 
@@ -282,14 +302,10 @@ export const purge = Command.make(
     Flags.withRedis(
       flags.url,
       Effect.gen(function*() {
-        const backend = yield* StreamsBackend.StreamsBackend
         const { name } = yield* resolve(flags.stream, flags.dlq)
         const letters = yield* read(name, { ids: flags.id, count: Option.getOrUndefined(flags.count) })
         const ids = letters.map((d) => d.id)
-        let deleted = 0
-        if (flags.yes) {
-          for (let i = 0; i < ids.length; i += PAGE) deleted += yield* backend.delete(name, ids.slice(i, i + PAGE))
-        }
+        const deleted = flags.yes ? yield* DeadLetter.purge(name, ids) : 0
         if (flags.json) {
           return yield* Output.json({ deadLetterStream: name, dryRun: !flags.yes, ids, deleted })
         }

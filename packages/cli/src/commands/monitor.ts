@@ -1,6 +1,7 @@
 /**
  * `monitor <stream>`: the Monitor's table (the seed's grid, with a Group
- * column) and a summary line per group, or JSON; once, or refreshed with
+ * column; its header says "Idle time (ms)", or the seed's "Idle time" with
+ * `--format seed`) and a summary line per group, or JSON; once, or refreshed with
  * `--watch`. `--cleanup` hands the pending entries of consumers idle beyond
  * `--idle-threshold` to live consumers and deletes them (never losing an
  * entry); `--dry-run` prints that plan without changing anything.
@@ -107,6 +108,12 @@ export const command = Command.make(
     dryRun: Options.boolean("dry-run").pipe(
       Options.withDescription("print the cleanup plan without changing anything (implies --cleanup)")
     ),
+    format: Options.choice("format", ["table", "seed"]).pipe(
+      Options.withDescription(
+        "table (default): the grid with the idle time's unit in its header, \"Idle time (ms)\"; seed: the seed's exact header, \"Idle time\""
+      ),
+      Options.withDefault("table" as const)
+    ),
     json: Flags.json(
       "JSON: {stream, at, groups[{name, lag, lagExact, pending, lastDeliveredId, oldestPendingAgeMs, maxDeliveries, deadLetters, consumers[{name, idleMs, pending, status: OK|IDLE|TOO_MANY_PENDING}]}], cleanup?}"
     ),
@@ -151,7 +158,10 @@ export const command = Command.make(
             )
           }
           if (cleaned !== undefined) parts.push(renderCleanup(cleaned, report.idleThresholdMs))
-          parts.push(Monitor.render(report), summary(report))
+          parts.push(
+            Monitor.render(report, flags.format === "seed" ? Monitor.tableHeaders : Monitor.tableHeadersWithUnits),
+            summary(report)
+          )
           yield* Output.line(parts.join("\n"))
         })
         yield* Option.match(flags.watch, {
@@ -162,6 +172,6 @@ export const command = Command.make(
     )
 ).pipe(
   Command.withDescription(
-    "Show the health of a stream's consumer groups: the seed's table (group, consumer, idle time in ms, pending items, status) and a line per group (lag, pending, consumers, oldest pending, dead letters), or JSON; once, or every --watch interval. Never creates the stream or a group."
+    "Show the health of a stream's consumer groups: the seed's table (group, consumer, idle time in ms, pending items, status; --format seed for the seed's exact header) and a line per group (lag, pending, consumers, oldest pending, dead letters), or JSON; once, or every --watch interval. Never creates the stream or a group."
   )
 )

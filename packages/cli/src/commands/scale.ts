@@ -104,6 +104,18 @@ export const checkThresholds = (
 }
 
 /**
+ * The seed's sentence with the right word: the first figure is the group's
+ * backlog (entries not yet delivered to it), not the stream's length, e.g.
+ * `Consumers should be IN as backlog (11) / pending (83) rate is 13.253%`.
+ * (`Scaler.describe` keeps the seed's words, "stream length".)
+ *
+ * @since 0.1.0
+ * @category rendering
+ */
+export const sentence = (d: Pick<Scaler.Decision, "decision" | "backlog" | "backlogExact" | "pending" | "rate">): string =>
+  `Consumers should be ${d.decision} as backlog (${d.backlogExact ? "" : ">="}${d.backlog}) / pending (${d.pending}) rate is ${d.rate}%`
+
+/**
  * The text form.
  *
  * @since 0.1.0
@@ -111,7 +123,7 @@ export const checkThresholds = (
  */
 export const render = (d: Scaler.Decision): string => {
   const lines = [
-    Scaler.describe(d),
+    sentence(d),
     Output.pairs([
       ["stream", d.stream],
       ["group", d.group],

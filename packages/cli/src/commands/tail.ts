@@ -25,9 +25,10 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Stream from "effect/Stream"
-import { Consumer, StreamsBackend, StreamsError } from "effect-redis-streams"
+import { Consumer, StreamsBackend } from "effect-redis-streams"
 import type { Message } from "effect-redis-streams"
 import * as Os from "node:os"
+import { CommandFailed } from "../CliError.js"
 import * as Flags from "../Flags.js"
 import * as Output from "../Output.js"
 
@@ -110,13 +111,19 @@ export const command = Command.make(
       Effect.gen(function*() {
         const backend = yield* StreamsBackend.StreamsBackend
         if (!flags.create) {
-          const groups = yield* backend.groupsInfo(flags.stream)
+          // the hint names the flag that creates what is missing
+          const groups = yield* backend.groupsInfo(flags.stream).pipe(
+            Effect.catchTag("StreamNotFound", () =>
+              Effect.fail(
+                new CommandFailed({
+                  message: `stream '${flags.stream}' does not exist (--create creates the stream and the group)`
+                })
+              ))
+          )
           if (!groups.some((g) => g.name === flags.group)) {
-            return yield* new StreamsError.GroupNotFound({
-              message: `consumer group '${flags.group}' does not exist on stream '${flags.stream}'`,
-              stream: flags.stream,
-              group: flags.group,
-              command: "XINFO GROUPS"
+            return yield* new CommandFailed({
+              message:
+                `consumer group '${flags.group}' does not exist on stream '${flags.stream}' (--create creates it, at the end of the stream; add --from-start to read from the first entry)`
             })
           }
         }

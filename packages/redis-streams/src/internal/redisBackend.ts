@@ -20,6 +20,7 @@ import type {
   ClaimOptions,
   Fields,
   Lane,
+  MoveEntryOptions,
   PendingOptions,
   ReadEntry,
   ReadGroupOptions,
@@ -69,7 +70,21 @@ return {0, 0, -1}`
 
 const SCRIPT_LABEL = "XGROUP DELCONSUMER if idle (script)"
 
+/**
+ * `moveEntry`: KEYS[1] from, KEYS[2] to, ARGV[1] the id, ARGV[2..] the new
+ * entry's fields. Adds and deletes only if the id is still in KEYS[1];
+ * returns the new id, or nil. An error of XADD (WRONGTYPE) aborts before the
+ * XDEL: nothing changes.
+ */
+export const MOVE_ENTRY = `if #redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1]) == 0 then return false end
+local id = redis.call('XADD', KEYS[2], '*', unpack(ARGV, 2))
+redis.call('XDEL', KEYS[1], ARGV[1])
+return id`
+
+const MOVE_LABEL = Replies.MOVE_ENTRY_LABEL
+
 const DELETE_CONSUMER_IF_IDLE_SHA = createHash("sha1").update(DELETE_CONSUMER_IF_IDLE).digest("hex")
+const MOVE_ENTRY_SHA = createHash("sha1").update(MOVE_ENTRY).digest("hex")
 
 /**
  * XINFO and XGROUP name their key after a subcommand, where ioredis's Cluster
@@ -704,6 +719,38 @@ export const make = (connection: Connection): Service => {
     return traced(send(reverse ? "XREVRANGE" : "XRANGE", args, Replies.parseEntries, stream), "range", stream)
   }
 
+  const parseMoved = (reply: unknown): string | null =>
+    reply === null || reply === undefined ? null : Replies.parseAddedId(reply, "", "EVALSHA")
+
+  /** the same steps without a script, for two keys in different Cluster slots (not atomic) */
+  const moveInSteps = (o: MoveEntryOptions): Effect.Effect<string | null, BackendError> =>
+    Effect.flatMap(range(o.from, { start: o.id, end: o.id, count: 1 }), (found) =>
+      found.length === 0
+        ? Effect.succeed(null)
+        : Effect.flatMap(add(o.to, o.fields), (id) => Effect.as(del(o.from, [o.id]), id)))
+
+  const moveEntry = (o: MoveEntryOptions) => {
+    const argv: Array<Arg> = [2, o.from, o.to, o.id]
+    for (let i = 0; i < o.fields.length; i++) argv.push(o.fields[i]!)
+    const script = send("EVALSHA", [MOVE_ENTRY_SHA, ...argv], parseMoved, o.from, undefined, MOVE_LABEL).pipe(
+      Effect.catchIf(
+        (e) => e._tag === "RedisCommandError" && e.reply.startsWith("NOSCRIPT"),
+        () => send("EVAL", [MOVE_ENTRY, ...argv], parseMoved, o.from, undefined, MOVE_LABEL)
+      )
+    )
+    return traced(
+      (client.isCluster
+        ? Effect.catchIf(
+          script,
+          (e) => e._tag === "RedisCommandError" && e.reply.startsWith("CROSSSLOT"),
+          () => moveInSteps(o)
+        )
+        : script).pipe(Effect.mapError((e) => Replies.moveEntryError(e, o.from, o.to))),
+      "moveEntry",
+      o.from
+    )
+  }
+
   /** this backend, as the owner of its lanes */
   const self = {}
   /**
@@ -760,6 +807,7 @@ export const make = (connection: Connection): Service => {
     delete: del,
     trim,
     length,
-    range
+    range,
+    moveEntry
   }
 }

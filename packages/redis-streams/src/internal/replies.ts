@@ -525,6 +525,39 @@ export const fromReply = (
   })
 }
 
+/** what errors of `moveEntry` name as their command, on both backends */
+export const MOVE_ENTRY_LABEL = "XADD + XDEL (script)"
+
+/** what Redis appends to an error raised inside a script */
+const SCRIPT_SUFFIX = / script: [0-9a-f]+, on @user_script:\d+\.?$/
+
+/**
+ * An error of `moveEntry`, the same on both backends: named after the script,
+ * a WRONGTYPE naming both keys (the reply does not say which one), and a
+ * reply without the suffix Redis adds inside a script.
+ */
+export const moveEntryError = (e: BackendError, from: string, to: string): BackendError => {
+  switch (e._tag) {
+    case "WrongKeyType":
+      return new WrongKeyType({
+        key: from,
+        command: MOVE_ENTRY_LABEL,
+        message: `${MOVE_ENTRY_LABEL}: key '${from}' or '${to}' holds another type than a stream`
+      })
+    case "RedisCommandError": {
+      const reply = e.reply.replace(SCRIPT_SUFFIX, "")
+      return new RedisCommandError({
+        command: MOVE_ENTRY_LABEL,
+        reply,
+        message: `${MOVE_ENTRY_LABEL} ${from} failed: ${reply}`,
+        ...(e.cause !== undefined ? { cause: e.cause } : {})
+      })
+    }
+    default:
+      return e
+  }
+}
+
 /**
  * Map any failure of a command to the port's typed errors:
  * NOGROUP -> GroupNotFound, WRONGTYPE -> WrongKeyType, "no such key" and

@@ -17,6 +17,7 @@ import type { FaultOptions, InMemoryBackend, Operation } from "../../InMemoryBac
 import type { BlockingReader, BlockingReadGroupOptions, ReadEntry, StreamEntry } from "../../StreamsBackend.js"
 import { type BackendError, RedisConnectionError } from "../../StreamsError.js"
 import { type SpanKind, traced } from "../redisTracing.js"
+import { moveEntryError } from "../replies.js"
 import { Engine, NOTHING, type Waiter } from "./engine.js"
 import { ENDPOINT, readerClosed, ReplyError, toBackendError } from "./errors.js"
 
@@ -308,6 +309,9 @@ export const makeBackend = (): InMemoryBackend => {
       run("delete", "XDEL", stream, undefined, [stream, ids], () => ids.length === 0 ? 0 : engine.xdel(stream, ids)),
     trim: (stream, trim) => run("trim", "XTRIM", stream, undefined, [stream, trim], () => engine.xtrim(stream, trim)),
     length: (stream) => run("length", "XLEN", stream, undefined, [stream], () => engine.xlen(stream)),
+    moveEntry: (o) =>
+      run("moveEntry", "EVALSHA", o.from, undefined, [o], (now) => engine.moveEntry(o.from, o.id, o.to, o.fields, now))
+        .pipe(Effect.mapError((e) => moveEntryError(e, o.from, o.to))),
     range: (stream, options) =>
       run(
         "range",

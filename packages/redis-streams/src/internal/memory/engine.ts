@@ -329,6 +329,19 @@ export class Engine {
     return deleted
   }
 
+  /**
+   * `moveEntry` (the Redis backend's script): if `id` is in `from`, XADD
+   * `fields` to `to`, then XDEL `id` from `from`; the new id, or null when
+   * `id` is not in `from` (nothing changed). An error of the XADD (a key of
+   * another type) leaves `from` unchanged, as the script's does.
+   */
+  moveEntry(from: string, id: string, to: string, fields: Fields, now: number): string | null {
+    if (this.xrange(from, id, id, 1, false).length === 0) return null
+    const added = this.xadd(to, fields, undefined, now)
+    this.xdel(from, [id])
+    return added
+  }
+
   /** XLEN */
   xlen(key: string): number {
     const s = this.lookupStream("XLEN", key)
