@@ -43,6 +43,7 @@ import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as DeadLetter from "./DeadLetter.js"
+import * as internalCleanup from "./internal/monitor/cleanup.js"
 import * as internalBacklog from "./internal/scalerBacklog.js"
 import * as internalOptions from "./internal/options.js"
 import * as internalTable from "./internal/monitorTable.js"
@@ -606,9 +607,6 @@ export interface Service {
  */
 export class Monitor extends Context.Tag("effect-redis-streams/Monitor")<Monitor, Service>() {}
 
-const CLAIM_CHUNK = 500
-const PENDING_PAGE = 1000
-
 interface GroupSnapshot {
   readonly info: GroupInfo
   readonly consumers: ReadonlyArray<ConsumerInfo>
@@ -707,179 +705,22 @@ export const make = (
       )
     })
 
-    /** liveness for cleanup: XINFO `idle` strictly above the threshold, i.e. at least this (idle is whole ms) */
-    const deadAfterMs = Math.floor(idleThresholdMs) + 1
-    const isDead = (c: ConsumerInfo): boolean => c.idleMs >= deadAfterMs
-
-    const cleanupConsumer = (
-      group: string,
-      dead: ConsumerInfo,
-      targets: Array<{ readonly name: string; pending: number }>,
-      dryRun: boolean
-    ): Effect.Effect<ConsumerCleanup, BackendError> =>
-      Effect.gen(function*() {
-        const base = { group, consumer: dead.name, idleMs: dead.idleMs, pending: dead.pending }
-        if (dead.pending > 0 && targets.length === 0) {
-          const note =
-            `no live consumer in group ${group} to take its ${dead.pending} pending entries; left where they are for the consumers' own reclaim`
-          yield* Effect.logWarning(`Monitor: ${dead.name}: ${note}`)
-          return {
-            ...base,
-            claims: [],
-            claimed: 0,
-            skipped: 0,
-            left: dead.pending,
-            outcome: "NO_HEALTHY_CONSUMER",
-            note
-          } satisfies ConsumerCleanup
-        }
-        // move its entries idle >= claimIdle, page by page, oldest first
-        const claims = new Map<string, Array<string>>()
-        let planned = 0
-        let claimed = 0
-        let skipped = 0
-        let start = "-"
-        while (dead.pending > 0) {
-          const page = yield* backend.pending({
-            stream,
-            group,
-            start,
-            end: "+",
-            count: PENDING_PAGE,
-            consumer: dead.name,
-            minIdleMs: claimIdleMs
-          })
-          if (page.length === 0) break
-          const ids = page.map((e) => e.id)
-          planned += ids.length
-          for (const claim of spread(ids, targets)) {
-            if (dryRun) {
-              claims.set(claim.to, [...(claims.get(claim.to) ?? []), ...claim.ids])
-              continue
-            }
-            const done: Array<string> = []
-            for (let i = 0; i < claim.ids.length; i += CLAIM_CHUNK) {
-              const got = yield* backend.claimJustId({
-                stream,
-                group,
-                consumer: claim.to,
-                minIdleMs: claimIdleMs,
-                ids: claim.ids.slice(i, i + CLAIM_CHUNK)
-              })
-              done.push(...got)
-            }
-            // spread counted every id; correct the load by what was not claimed
-            const target = targets.find((t) => t.name === claim.to)
-            if (target) target.pending -= claim.ids.length - done.length
-            claimed += done.length
-            skipped += claim.ids.length - done.length
-            if (done.length > 0) claims.set(claim.to, [...(claims.get(claim.to) ?? []), ...done])
-          }
-          if (page.length < PENDING_PAGE) break
-          start = internalBacklog.nextId(ids[ids.length - 1]!)
-        }
-        const claimList = Array.from(claims, ([to, ids]) => ({ to, ids }))
-        if (skipped > 0) {
-          yield* Effect.logWarning(
-            `Monitor: ${skipped} pending entries of ${dead.name} were not moved: claimed by someone else meanwhile, or deleted from the stream while pending (Redis drops those from the pending list)`
-          )
-        }
-        if (dryRun) {
-          const left = Math.max(0, dead.pending - planned)
-          return left === 0
-            ? {
-              ...base,
-              claims: claimList,
-              claimed: 0,
-              skipped: 0,
-              left: 0,
-              outcome: "WOULD_DELETE",
-              note: planned > 0
-                ? `would move ${planned} entries to ${claimList.length} consumer(s), then delete it`
-                : "nothing pending; would delete it"
-            } satisfies ConsumerCleanup
-            : {
-              ...base,
-              claims: claimList,
-              claimed: 0,
-              skipped: 0,
-              left,
-              outcome: "KEPT_PENDING",
-              note: `would move ${planned} entries; ${left} are idle less than ${claimIdleMs} ms and stay, so it would be kept`
-            } satisfies ConsumerCleanup
-        }
-        // delete only if, at that instant, it is still dead and has nothing pending (one atomic step)
-        const del = yield* backend.deleteConsumerIfIdle(stream, group, dead.name, { minIdleMs: deadAfterMs })
-        if (del.idleMs === null) {
-          return {
-            ...base,
-            claims: claimList,
-            claimed,
-            skipped,
-            left: 0,
-            outcome: "GONE",
-            note: "it no longer existed when re-checked"
-          } satisfies ConsumerCleanup
-        }
-        if (del.deleted) {
-          return {
-            ...base,
-            claims: claimList,
-            claimed,
-            skipped,
-            left: 0,
-            outcome: "DELETED",
-            note: claimed > 0 ? `moved ${claimed} entries to ${claimList.length} consumer(s), then deleted it` : "deleted"
-          } satisfies ConsumerCleanup
-        }
-        if (del.idleMs < deadAfterMs) {
-          const note = `it was active again (idle ${del.idleMs} ms) when re-checked; kept with ${del.pending} pending`
-          yield* Effect.logInfo(`Monitor: ${dead.name}: ${note}`)
-          return {
-            ...base,
-            claims: claimList,
-            claimed,
-            skipped,
-            left: del.pending,
-            outcome: "CAME_BACK",
-            note
-          } satisfies ConsumerCleanup
-        }
-        return {
-          ...base,
-          claims: claimList,
-          claimed,
-          skipped,
-          left: del.pending,
-          outcome: "KEPT_PENDING",
-          note:
-            `moved ${claimed}; ${del.pending} entries idle less than ${claimIdleMs} ms stay, so it is kept until a later round`
-        } satisfies ConsumerCleanup
-      })
+    const cleanupEnv: internalCleanup.Env = {
+      backend,
+      stream,
+      claimIdleMs,
+      pendingThreshold,
+      deadAfterMs: Math.floor(idleThresholdMs) + 1,
+      spread
+    }
 
     const cleanup = (
       cleanupOptions?: { readonly dryRun?: boolean | undefined }
     ): Effect.Effect<CleanupResult, BackendError> => {
       const dryRun = cleanupOptions?.dryRun === true
-      return Effect.gen(function*() {
-        const groups = yield* snapshot
-        const results: Array<ConsumerCleanup> = []
-        for (const { consumers, info } of groups) {
-          const dead = consumers.filter(isDead)
-          if (dead.length === 0) continue
-          const targets = consumers
-            .filter((c) => !isDead(c) && c.pending <= pendingThreshold)
-            .map((c) => ({ name: c.name, pending: c.pending }))
-          for (const d of dead) results.push(yield* cleanupConsumer(info.name, d, targets, dryRun))
-        }
-        return {
-          stream,
-          dryRun,
-          consumers: results,
-          claimed: results.reduce((n, r) => n + r.claimed, 0),
-          deleted: results.filter((r) => r.outcome === "DELETED").length
-        }
-      }).pipe(Effect.withSpan("Monitor.cleanup", { kind: "client", attributes: { ...spanAttributes, dryRun } }))
+      return Effect.flatMap(snapshot, (groups) => internalCleanup.cleanupGroups(cleanupEnv, groups, dryRun)).pipe(
+        Effect.withSpan("Monitor.cleanup", { kind: "client", attributes: { ...spanAttributes, dryRun } })
+      )
     }
 
     const watch = (watchOptions?: WatchOptions): Stream.Stream<Report, BackendError> => {
