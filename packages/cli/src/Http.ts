@@ -112,6 +112,83 @@ const statusOf = (e: StreamsError.BackendError): number => {
   }
 }
 
+/** the `/healthz` reply: PING within 2 seconds */
+const health = (connection: RedisConnection.RedisConnection["Type"]): Effect.Effect<JsonReply> =>
+  Effect.tryPromise({
+    try: () => connection.client.ping(),
+    catch: (e) => (e instanceof Error ? e.message : String(e))
+  }).pipe(
+    Effect.timeoutFail({ duration: Duration.seconds(2), onTimeout: () => "no reply to PING within 2 seconds" }),
+    Effect.match({
+      onFailure: (error) => ({
+        status: 503,
+        body: { status: "unavailable", redis: connection.endpoint, error }
+      }),
+      onSuccess: () => ({ status: 200, body: { status: "ok", redis: connection.endpoint } })
+    })
+  )
+
+/** what `/scale` needs */
+interface ScaleEnv {
+  readonly options: Options
+  readonly monitors: ReadonlyMap<string, Monitor.Service>
+  readonly backend: StreamsBackend.StreamsBackend["Type"]
+  readonly scalerOf: (stream: string, group: string) => Effect.Effect<Scaler.Service, StreamsError.InvalidOptions>
+}
+
+/** the `/scale` reply for the query parameters: the Scaler's decision, or which parameter is missing */
+const scaleReply = ({ backend, monitors, options, scalerOf }: ScaleEnv) =>
+(streamParam: string | undefined, groupParam: string | undefined): Effect.Effect<JsonReply> =>
+  Effect.gen(function*() {
+    let stream = streamParam
+    if (stream === undefined || stream === "") {
+      if (options.streams.length !== 1) {
+        return {
+          status: 400,
+          body: { error: `several streams are served (${options.streams.join(", ")}): add ?stream=<name>` }
+        }
+      }
+      stream = options.streams[0]!
+    }
+    if (!monitors.has(stream)) {
+      return {
+        status: 404,
+        body: { error: `stream '${stream}' is not served (served: ${options.streams.join(", ")})` }
+      }
+    }
+    let group = groupParam !== undefined && groupParam !== "" ? groupParam : options.group
+    if (group === undefined) {
+      const groups = yield* backend.groupsInfo(stream)
+      if (groups.length !== 1) {
+        return {
+          status: groups.length === 0 ? 404 : 400,
+          body: {
+            error: groups.length === 0
+              ? `stream '${stream}' has no consumer groups`
+              : `stream '${stream}' has several groups (${groups.map((g) => g.name).join(", ")}): add &group=<name>`
+          }
+        }
+      }
+      group = groups[0]!.name
+    }
+    const scaler = yield* scalerOf(stream, group)
+    const decision = yield* scaler.decide
+    return { status: 200, body: Scaler.toJson(decision) }
+  }).pipe(
+    Effect.catchAll((e): Effect.Effect<JsonReply> =>
+      Effect.succeed({
+        status: e._tag === "InvalidOptions" ? 400 : statusOf(e),
+        body: {
+          error: e._tag === "StreamNotFound"
+            ? `stream '${e.stream}' does not exist`
+            : e._tag === "GroupNotFound"
+            ? `consumer group '${e.group}' does not exist on stream '${e.stream}'`
+            : e.message
+        }
+      })
+    )
+  )
+
 /**
  * Build the collector: a Monitor per stream, a Scaler per group met
  * (created on first use, kept for the rates and the stabilization).
@@ -206,72 +283,9 @@ export const makeCollector = (
       ]))
     })
 
-    const scale = (streamParam: string | undefined, groupParam: string | undefined): Effect.Effect<JsonReply> =>
-      Effect.gen(function*() {
-        let stream = streamParam
-        if (stream === undefined || stream === "") {
-          if (options.streams.length !== 1) {
-            return {
-              status: 400,
-              body: { error: `several streams are served (${options.streams.join(", ")}): add ?stream=<name>` }
-            }
-          }
-          stream = options.streams[0]!
-        }
-        if (!monitors.has(stream)) {
-          return {
-            status: 404,
-            body: { error: `stream '${stream}' is not served (served: ${options.streams.join(", ")})` }
-          }
-        }
-        let group = groupParam !== undefined && groupParam !== "" ? groupParam : options.group
-        if (group === undefined) {
-          const groups = yield* backend.groupsInfo(stream)
-          if (groups.length !== 1) {
-            return {
-              status: groups.length === 0 ? 404 : 400,
-              body: {
-                error: groups.length === 0
-                  ? `stream '${stream}' has no consumer groups`
-                  : `stream '${stream}' has several groups (${groups.map((g) => g.name).join(", ")}): add &group=<name>`
-              }
-            }
-          }
-          group = groups[0]!.name
-        }
-        const scaler = yield* scalerOf(stream, group)
-        const decision = yield* scaler.decide
-        return { status: 200, body: Scaler.toJson(decision) }
-      }).pipe(
-        Effect.catchAll((e): Effect.Effect<JsonReply> =>
-          Effect.succeed({
-            status: e._tag === "InvalidOptions" ? 400 : statusOf(e),
-            body: {
-              error: e._tag === "StreamNotFound"
-                ? `stream '${e.stream}' does not exist`
-                : e._tag === "GroupNotFound"
-                ? `consumer group '${e.group}' does not exist on stream '${e.stream}'`
-                : e.message
-            }
-          })
-        )
-      )
+    const scale = scaleReply({ options, monitors, backend, scalerOf })
 
-    const health: Effect.Effect<JsonReply> = Effect.tryPromise({
-      try: () => connection.client.ping(),
-      catch: (e) => (e instanceof Error ? e.message : String(e))
-    }).pipe(
-      Effect.timeoutFail({ duration: Duration.seconds(2), onTimeout: () => "no reply to PING within 2 seconds" }),
-      Effect.match({
-        onFailure: (error) => ({
-          status: 503,
-          body: { status: "unavailable", redis: connection.endpoint, error }
-        }),
-        onSuccess: () => ({ status: 200, body: { status: "ok", redis: connection.endpoint } })
-      })
-    )
-
-    return { metrics, scale, health }
+    return { metrics, scale, health: health(connection) }
   })
 
 const jsonResponse = (reply: JsonReply) =>
