@@ -19,6 +19,12 @@
  * (override with `encoding`). A value that does not encode fails with
  * `MessageEncodeError` before anything is sent.
  *
+ * Trace context: when a span is active, its W3C context is written into the
+ * reserved fields `traceparent` and `tracestate` (turn off with
+ * `traceContext: false`); a message's own fields of those names are dropped
+ * by the Consumer's decoding. Metrics: `redis_streams_producer_messages_added_total`
+ * and `redis_streams_producer_add_duration_seconds` (see `Metrics`).
+ *
  * @since 0.1.0
  */
 import * as Config from "effect/Config"
@@ -29,6 +35,8 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import type * as Schema from "effect/Schema"
 import * as Codec from "./internal/codec.js"
+import * as TraceContext from "./internal/traceContext.js"
+import * as Metrics from "./Metrics.js"
 import { spanned } from "./internal/tracing.js"
 import * as O from "./internal/options.js"
 import { type Fields, StreamsBackend, type Trim } from "./StreamsBackend.js"
@@ -72,6 +80,14 @@ export interface Options<A = Record<string, string>, I = unknown> {
   readonly trim?: TrimOptions | undefined
   /** do not create a missing stream; `add` fails with `StreamNotFound` instead */
   readonly noMkStream?: boolean | undefined
+  /**
+   * write the active span's W3C trace context into the reserved fields
+   * `traceparent` and `tracestate` (after the message's own fields, never
+   * inside a Schema's body; decoding skips them), so the Consumer's handler
+   * span can join the producer's trace; default true. Nothing is written when
+   * no span is active.
+   */
+  readonly traceContext?: boolean | undefined
 }
 
 /**
@@ -120,6 +136,9 @@ const validate = (options: Options<any, any>): Effect.Effect<void, InvalidOption
   Effect.gen(function*() {
     yield* O.nonEmptyString(P, "stream", options.stream)
     yield* O.encoding(P, options.encoding)
+    if (options.traceContext !== undefined && typeof options.traceContext !== "boolean") {
+      return yield* O.invalid(P, "traceContext", options.traceContext, "true or false")
+    }
     const trim = options.trim
     if (trim === undefined) return
     if ("maxlen" in trim) yield* O.integer(P, "trim.maxlen", trim.maxlen, undefined, 0)
@@ -169,11 +188,35 @@ export const make: {
       )
     }
 
+    const instruments = Metrics.producer(stream)
+    /** the call's duration (successes and failures) and, on success, the messages added */
+    const measured = <A>(operation: "add" | "addAll", effect: Effect.Effect<A, ProducerError>, count: (a: A) => number) =>
+      Effect.suspend(() => {
+        const start = performance.now()
+        return Effect.onExit(effect, (exit) =>
+          Effect.sync(() => {
+            instruments.addDuration(operation, (performance.now() - start) / 1000)
+            if (exit._tag === "Success") instruments.added(count(exit.value))
+          }))
+      })
+    const traced = options.traceContext !== false
+    /** the fields with the active span's trace context appended, when tracing is on and a span is active */
+    const withTrace = <A>(fields: Fields, send: (fields: Fields) => Effect.Effect<A, ProducerError>) =>
+      traced
+        ? Effect.flatMap(TraceContext.current, (t) => send(t === undefined ? fields : TraceContext.withTraceFields(fields, t)))
+        : send(fields)
+    const one = () => 1
+
     const add = (message: unknown) =>
       Effect.suspend((): Effect.Effect<string, ProducerError> => {
         const fields = encodeOne(message)
-        return Either.isLeft(fields) ? Effect.fail(fields.left) : backend.add(stream, fields.right, addOptions)
-      }).pipe((effect) => spanned(effect, "Producer.add", attributes, "producer"))
+        return Either.isLeft(fields)
+          ? Effect.fail(fields.left)
+          : withTrace(fields.right, (f) => backend.add(stream, f, addOptions))
+      }).pipe(
+        (effect) => spanned(effect, "Producer.add", attributes, "producer"),
+        (effect) => measured("add", effect, one)
+      )
 
     const addAll = (messages: Iterable<unknown>) =>
       Effect.suspend((): Effect.Effect<ReadonlyArray<string>, ProducerError> => {
@@ -191,8 +234,15 @@ export const make: {
           all.push(fields.right)
         }
         if (all.length === 0) return Effect.succeed([] as ReadonlyArray<string>)
-        return backend.addMany(stream, all, addOptions)
-      }).pipe((effect) => spanned(effect, "Producer.addAll", attributes, "producer"))
+        if (!traced) return backend.addMany(stream, all, addOptions)
+        return Effect.flatMap(TraceContext.current, (t) => {
+          if (t !== undefined) for (let i = 0; i < all.length; i++) all[i] = TraceContext.withTraceFields(all[i]!, t)
+          return backend.addMany(stream, all, addOptions)
+        })
+      }).pipe(
+        (effect) => spanned(effect, "Producer.addAll", attributes, "producer"),
+        (effect) => measured("addAll", effect, (ids) => ids.length)
+      )
 
     return { stream, add, addAll }
   })
