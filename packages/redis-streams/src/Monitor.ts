@@ -44,6 +44,7 @@ import * as Stream from "effect/Stream"
 import * as DeadLetter from "./DeadLetter.js"
 import * as internalCleanup from "./internal/monitor/cleanup.js"
 import * as internalReport from "./internal/monitor/report.js"
+import type * as internalBacklog from "./internal/scalerBacklog.js"
 import * as Metrics from "./Metrics.js"
 import type * as MetricPair from "effect/MetricPair"
 import * as internalOptions from "./internal/options.js"
@@ -617,7 +618,7 @@ export interface Observation {
   readonly groups: ReadonlyArray<{
     readonly info: GroupInfo
     readonly consumers: ReadonlyArray<ConsumerInfo>
-    readonly backlog: { readonly count: number; readonly exact: boolean; readonly source: string }
+    readonly backlog: internalBacklog.Backlog
   }>
 }
 
