@@ -14,6 +14,7 @@ import * as Fs from "node:fs"
 import * as Path from "node:path"
 import parsePrometheus from "parse-prometheus-text-format"
 import { uniqueKey } from "../src/Harness.js"
+import { dashboardMetrics } from "./dashboard.js"
 import { parsePrometheus as parseStrict } from "../cli/CliProcess.js"
 
 const root = Path.resolve(import.meta.dirname, "../..")
@@ -94,7 +95,7 @@ describe("Metrics: the Prometheus text", () => {
       assert.deepStrictEqual(mine("redis_streams_consumer_messages_failed_total").map((m) => m.value), ["1"])
       assert.deepStrictEqual(
         mine("redis_streams_consumer_messages_dead_lettered_total").map((m) => [m.labels?.["reason"], m.value]).sort(),
-        [["max_deliveries", "2"], ["poison", "1"]]
+        [["decode", "0"], ["max_deliveries", "2"], ["oversize", "0"], ["poison", "1"]] // every reason from the start
       )
       assert.strictEqual(families.get("redis_streams_consumer_handler_duration_seconds")!.type, "HISTOGRAM")
       // parse-prometheus-text-format folds labelled histograms into one (it drops their labels, sum and
@@ -221,19 +222,6 @@ describe("Metrics: the table", () => {
     )
   })
 })
-
-/** the metric names in PromQL expressions, histogram series folded into their family */
-export const dashboardMetrics = (exprs: ReadonlyArray<string>): Array<string> => {
-  const histograms = new Set(Metrics.table.filter((d) => d.type === "histogram").map((d) => d.name))
-  const out = new Set<string>()
-  for (const e of exprs) {
-    for (const [name] of e.matchAll(/redis_streams_[a-z_]+/g)) {
-      const base = name.replace(/_(bucket|sum|count)$/, "")
-      out.add(histograms.has(base) ? base : name)
-    }
-  }
-  return [...out].sort()
-}
 
 const fakeReport: Monitor.Report = {
   stream: "s",

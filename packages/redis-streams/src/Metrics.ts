@@ -490,7 +490,7 @@ export interface ConsumerInstruments {
 
 /**
  * The Consumer's instruments for a stream and group (build once per
- * Consumer, not per message).
+ * Consumer, not per message). Every series is registered at once, at 0.
  *
  * @since 0.1.0
  * @category constructors
@@ -511,6 +511,9 @@ export const consumer = (stream: string, group: string): ConsumerInstruments => 
     oversize: taggedMetric(keys.deadLettered, { ...tags, reason: "oversize" })
   }
   const none: ReadonlyArray<MetricLabel.MetricLabel> = []
+  // every series exists from the start, at 0 (a rate over a series that appears late misses its first counts)
+  for (const m of [received, processed, failed, reclaimed, handlerDuration, ackLatency, batchSize]) m.unsafeValue(none)
+  for (const m of Object.values(deadLettered)) m.unsafeValue(none)
   return {
     stream,
     group,
@@ -551,6 +554,7 @@ export const producer = (stream: string): ProducerInstruments => {
     addAll: taggedMetric(keys.addDuration, { stream, operation: "addAll" })
   }
   const none: ReadonlyArray<MetricLabel.MetricLabel> = []
+  for (const m of [added, durations.add, durations.addAll]) m.unsafeValue(none)
   return {
     added: (n) => added.unsafeUpdate(n, none),
     addDuration: (operation, s) => durations[operation].unsafeUpdate(s, none)
