@@ -11,8 +11,9 @@
  * Context level 1): a malformed `traceparent` gives no context (never an
  * error), a malformed `tracestate` is dropped alone. `externalSpan` turns the
  * context into the `Tracer.ExternalSpan` that `Effect.withSpan`'s `parent`
- * or `links` take; its `context` carries the `tracestate`, so a handler that
- * produces again passes it on.
+ * or `links` take; its `context` carries the `tracestate` (so a handler that
+ * produces again passes it on) and the sampled flag and tracestate under the
+ * tags @effect/opentelemetry reads, so OpenTelemetry spans keep both.
  *
  * @internal
  */
@@ -38,6 +39,34 @@ export interface TraceContext {
 
 /** the `tracestate` of an external span, in its context */
 export class TraceState extends Context.Tag("effect-redis-streams/TraceState")<TraceState, string>() {}
+
+/**
+ * A W3C `tracestate` in the shape of OpenTelemetry's `TraceState`
+ * (get / set / unset / serialize, immutable), so that @effect/opentelemetry
+ * can hand it to the OpenTelemetry SDK without this library depending on it.
+ */
+class W3cTraceState {
+  constructor(private readonly members: ReadonlyArray<readonly [string, string]>) {}
+  get(key: string): string | undefined {
+    return this.members.find(([k]) => k === key)?.[1]
+  }
+  set(key: string, value: string): W3cTraceState {
+    return new W3cTraceState([[key, value], ...this.members.filter(([k]) => k !== key)])
+  }
+  unset(key: string): W3cTraceState {
+    return new W3cTraceState(this.members.filter(([k]) => k !== key))
+  }
+  serialize(): string {
+    return this.members.map(([k, v]) => `${k}=${v}`).join(",")
+  }
+}
+
+// the tags @effect/opentelemetry reads from an external parent's context (tags match by key): without
+// the flags it would take every remote parent as sampled, without the state it would drop the tracestate
+const OtelTraceFlags = Context.GenericTag<"OtelTraceFlags", number>("@effect/opentelemetry/Tracer/OtelTraceFlags")
+const OtelTraceState = Context.GenericTag<"OtelTraceState", W3cTraceState>(
+  "@effect/opentelemetry/Tracer/OtelTraceState"
+)
 
 const HEX32 = /^[0-9a-f]{32}$/
 const HEX16 = /^[0-9a-f]{16}$/
@@ -102,13 +131,25 @@ export const fromFields = (fields: Fields): TraceContext | undefined => {
 }
 
 /** the span `Effect.withSpan`'s `parent` (or a link) takes; the `tracestate` rides in its context */
-export const externalSpan = (context: TraceContext): Tracer.ExternalSpan =>
-  Tracer.externalSpan({
+export const externalSpan = (context: TraceContext): Tracer.ExternalSpan => {
+  let tags = Context.make(OtelTraceFlags, context.sampled ? 1 : 0)
+  if (context.traceState !== undefined) {
+    const members = context.traceState.split(",").map((m) => {
+      const eq = m.indexOf("=")
+      return [m.slice(0, eq), m.slice(eq + 1)] as const
+    })
+    tags = tags.pipe(
+      Context.add(TraceState, context.traceState),
+      Context.add(OtelTraceState, new W3cTraceState(members))
+    )
+  }
+  return Tracer.externalSpan({
     traceId: context.traceId,
     spanId: context.spanId,
     sampled: context.sampled,
-    context: context.traceState === undefined ? Context.empty() : Context.make(TraceState, context.traceState)
+    context: tags
   })
+}
 
 /** `fromFields` then `externalSpan`: what the Consumer's per-message span needs, or undefined */
 export const externalSpanOf = (fields: Fields): Tracer.ExternalSpan | undefined => {
