@@ -6,9 +6,9 @@
  * producer's trace id and has the Producer's span as its parent; the
  * tracestate and an unsampled decision cross the queue.
  *
- * The per-message consumer span here is a stand-in for the Consumer's own
- * (`process <stream>`, kind consumer), which the worker will start the same
- * way.
+ * The per-message span is `TraceContext.processSpan`, the helper the
+ * Consumer's worker calls around each handler; batch spans link with
+ * `TraceContext.links`.
  */
 import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
 import { assert } from "@effect/vitest"
@@ -29,15 +29,9 @@ const withOtel = () => {
 
 const parentIdOf = (span: ReadableSpan): string | undefined => span.parentSpanContext?.spanId
 
-/** the stand-in for the Consumer's per-message span */
-const processSpan = (stream: string, fields: ReadonlyArray<string>) => {
-  const parent = TraceContext.externalSpanOf(fields)
-  return Effect.withSpan(Effect.void, `process ${stream}`, {
-    kind: "consumer",
-    ...(parent === undefined ? {} : { parent }),
-    attributes: { "messaging.system": "redis", "messaging.destination.name": stream, "messaging.operation.type": "process" }
-  })
-}
+/** the Consumer's per-message span, as the worker starts it */
+const processSpan = (stream: string, fields: ReadonlyArray<string>, id = "1-0") =>
+  TraceContext.processSpan(Effect.void, { stream, group: "g", consumer: "c", id, deliveryCount: 1, rawFields: fields })
 
 forEachBackend("traceContext with @effect/opentelemetry", (it) => {
   it.effect("the producer's span and the handler's span share one trace; the Producer's span is the parent", () =>
@@ -51,7 +45,8 @@ forEachBackend("traceContext with @effect/opentelemetry", (it) => {
         yield* producer.add({ n: "1" }).pipe(Effect.withSpan("request"))
         const [entry] = yield* backend.range(stream)
         assert.match(entry!.fields[3]!, /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/)
-        yield* processSpan(stream, entry!.fields)
+        yield* processSpan(stream, entry!.fields, entry!.id)
+        yield* Effect.withSpan(Effect.void, "batch", { links: TraceContext.links([{ id: entry!.id, rawFields: entry!.fields }]) })
         // read before the layer closes: shutting the exporter down empties it
         return exporter.getFinishedSpans()
       }).pipe(Effect.provide(layer))
@@ -64,7 +59,34 @@ forEachBackend("traceContext with @effect/opentelemetry", (it) => {
       assert.strictEqual(parentIdOf(handler), add.spanContext().spanId)
       assert.strictEqual(add.kind, 3) // SpanKind.PRODUCER
       assert.strictEqual(handler.kind, 4) // SpanKind.CONSUMER
+      assert.deepInclude(handler.attributes, {
+        "messaging.system": "redis",
+        "messaging.operation.type": "process",
+        "messaging.destination.name": stream,
+        "messaging.consumer.group.name": "g",
+        "messaging.message.id": (yield* backend.range(stream))[0]!.id,
+        "messaging.redis.delivery_count": 1
+      })
+      const batch = byName("batch")
+      assert.deepStrictEqual(batch.links.map((l) => [l.context.traceId, l.context.spanId]), [[
+        request.spanContext().traceId,
+        add.spanContext().spanId
+      ]])
     }))
+
+  it.effect("with Effect's default tracer (exporting nothing) no per-message span is made", () =>
+    Effect.gen(function*() {
+      const outer = yield* Effect.currentSpan
+      const inner = yield* TraceContext.processSpan(Effect.currentSpan, {
+        stream: "s",
+        group: "g",
+        consumer: "c",
+        id: "1-0",
+        deliveryCount: 1,
+        rawFields: ["traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"]
+      })
+      assert.strictEqual(inner, outer)
+    }).pipe(Effect.withSpan("outer")))
 
   it.effect("tracestate crosses the queue; an unsampled trace stays unsampled; a malformed traceparent starts a new trace", () =>
     Effect.gen(function*() {
