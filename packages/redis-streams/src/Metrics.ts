@@ -194,7 +194,7 @@ export const definitions = {
     "seconds",
     ["stream", "operation"],
     "Producer",
-    "time of one add or addAll call, encoding included (operation: add, addAll)"
+    "time of one successful add or addAll call, encoding included (operation: add, addAll)"
   ),
   lag: def("redis_streams_group_lag", "gauge", "entries", SG, "Monitor", "entries not yet delivered to the group"),
   lagExact: def(

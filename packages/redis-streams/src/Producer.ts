@@ -189,37 +189,29 @@ export const make: {
     }
 
     const instruments = Metrics.producer(stream)
-    /** the call's duration (successes and failures) and, on success, the messages added */
-    const measured = <A>(operation: "add" | "addAll", effect: Effect.Effect<A, ProducerError>, count: (a: A) => number) =>
-      Effect.suspend(() => {
-        const start = performance.now()
-        return Effect.onExit(effect, (exit) =>
-          Effect.sync(() => {
-            instruments.addDuration(operation, (performance.now() - start) / 1000)
-            if (exit._tag === "Success") instruments.added(count(exit.value))
-          }))
-      })
     const traced = options.traceContext !== false
-    /** the fields with the active span's trace context appended, when tracing is on and a span is active */
-    const withTrace = <A>(fields: Fields, send: (fields: Fields) => Effect.Effect<A, ProducerError>) =>
-      traced
-        ? Effect.flatMap(TraceContext.current, (t) => send(t === undefined ? fields : TraceContext.withTraceFields(fields, t)))
-        : send(fields)
-    const one = () => 1
+    /** the trace fields to append: the active span's context when tracing is on and a span is active */
+    const traceOf = (context: Context.Context<never>) => traced ? TraceContext.fromContext(context) : undefined
 
+    // one primitive per call for the context (trace) and the start time; the duration and count are
+    // recorded on success in one map (a failed call is seen through its error instead)
     const add = (message: unknown) =>
-      Effect.suspend((): Effect.Effect<string, ProducerError> => {
+      Effect.contextWithEffect((context: Context.Context<never>): Effect.Effect<string, ProducerError> => {
+        const start = performance.now()
         const fields = encodeOne(message)
-        return Either.isLeft(fields)
-          ? Effect.fail(fields.left)
-          : withTrace(fields.right, (f) => backend.add(stream, f, addOptions))
-      }).pipe(
-        (effect) => spanned(effect, "Producer.add", attributes, "producer"),
-        (effect) => measured("add", effect, one)
-      )
+        if (Either.isLeft(fields)) return Effect.fail(fields.left)
+        const trace = traceOf(context)
+        const sent = trace === undefined ? fields.right : TraceContext.withTraceFields(fields.right, trace)
+        return Effect.map(backend.add(stream, sent, addOptions), (id) => {
+          instruments.added(1)
+          instruments.addDuration("add", (performance.now() - start) / 1000)
+          return id
+        })
+      }).pipe((effect) => spanned(effect, "Producer.add", attributes, "producer"))
 
     const addAll = (messages: Iterable<unknown>) =>
-      Effect.suspend((): Effect.Effect<ReadonlyArray<string>, ProducerError> => {
+      Effect.contextWithEffect((context: Context.Context<never>): Effect.Effect<ReadonlyArray<string>, ProducerError> => {
+        const start = performance.now()
         const all = new Array<Fields>()
         for (const message of messages) {
           const fields = encodeOne(message)
@@ -234,15 +226,14 @@ export const make: {
           all.push(fields.right)
         }
         if (all.length === 0) return Effect.succeed([] as ReadonlyArray<string>)
-        if (!traced) return backend.addMany(stream, all, addOptions)
-        return Effect.flatMap(TraceContext.current, (t) => {
-          if (t !== undefined) for (let i = 0; i < all.length; i++) all[i] = TraceContext.withTraceFields(all[i]!, t)
-          return backend.addMany(stream, all, addOptions)
+        const trace = traceOf(context)
+        if (trace !== undefined) for (let i = 0; i < all.length; i++) all[i] = TraceContext.withTraceFields(all[i]!, trace)
+        return Effect.map(backend.addMany(stream, all, addOptions), (ids) => {
+          instruments.added(ids.length)
+          instruments.addDuration("addAll", (performance.now() - start) / 1000)
+          return ids
         })
-      }).pipe(
-        (effect) => spanned(effect, "Producer.addAll", attributes, "producer"),
-        (effect) => measured("addAll", effect, (ids) => ids.length)
-      )
+      }).pipe((effect) => spanned(effect, "Producer.addAll", attributes, "producer"))
 
     return { stream, add, addAll }
   })

@@ -188,11 +188,14 @@ export const fieldsOf = (span: Tracer.AnySpan): ReadonlyArray<string> | undefine
   return state === undefined ? [TRACEPARENT, parent] : [TRACEPARENT, parent, TRACESTATE, state]
 }
 
-/** the active span's fields to append, or undefined when no span is active (no error, no allocation then) */
-export const current: Effect.Effect<ReadonlyArray<string> | undefined> = Effect.contextWith((context) => {
+/** the fields to append for the span active in `context`, or undefined when none is (no error, no allocation then) */
+export const fromContext = (context: Context.Context<never>): ReadonlyArray<string> | undefined => {
   const span = Context.getOption(context, Tracer.ParentSpan)
   return Option.isSome(span) ? fieldsOf(span.value) : undefined
-})
+}
+
+/** the active span's fields to append, or undefined when no span is active */
+export const current: Effect.Effect<ReadonlyArray<string> | undefined> = Effect.contextWith(fromContext)
 
 /** `fields` with the trace fields appended (a new array; `fields` is left as it is) */
 export const withTraceFields = (fields: Fields, trace: ReadonlyArray<string>): Fields => {
