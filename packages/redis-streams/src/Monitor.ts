@@ -13,7 +13,13 @@
  *   has not come back. `cleanup({ dryRun: true })` returns the plan only.
  * - `watch` is a `Stream` of reports on a `Schedule`; the `background` option
  *   runs it for the lifetime of the layer. Every report also sets Effect
- *   `Metric` gauges per group.
+ *   `Metric` gauges per group (`metrics`; names, units and tags in the
+ *   `Metrics` module's table).
+ * - `observe` is a report with the replies it was built from, for a Scaler
+ *   to decide on the same reading (`Scaler.Service.observe`): what
+ *   `redis-streams serve` does on each scrape, 2 + D + 2G round trips for G
+ *   groups and D dead-letter streams. `metricPairs` gives a report's figures
+ *   as metric pairs for `Metrics.render`.
  *
  * The Monitor never creates a stream, a group or (except as a claim target,
  * which is always an existing live consumer) a consumer: a missing stream is

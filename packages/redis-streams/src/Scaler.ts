@@ -31,6 +31,12 @@
  * The Scaler never creates a stream or a group: a missing stream is
  * `StreamNotFound`, a missing group `GroupNotFound`.
  *
+ * `decide` sets the Scaler's gauges (decision, recommended / desired /
+ * active consumers, the seed's rate as a ratio, arrival and acknowledgement
+ * rates; see the `Metrics` module); `observe` decides on a Monitor's reading
+ * without a round trip; `metricPairs` gives a decision's figures as metric
+ * pairs for `Metrics.render`.
+ *
  * @since 0.1.0
  */
 import * as Clock from "effect/Clock"
