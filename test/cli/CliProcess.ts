@@ -335,7 +335,13 @@ export const parsePrometheus = (text: string): Map<string, PromFamily> => {
     if (!/^(NaN|[+-]Inf|[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?)$/.test(raw)) {
       throw new Error(`line ${n}: bad value ${raw}: ${line}`)
     }
-    const f = family(name, n)
+    // a histogram's or summary's _bucket / _sum / _count samples belong to its family
+    const suffix = /_(bucket|sum|count)$/.exec(name)
+    const base = suffix === null ? undefined : name.slice(0, suffix.index)
+    const grouped = base !== undefined && current?.name === base &&
+      (current.type === "histogram" || (current.type === "summary" && suffix![1] !== "bucket"))
+    if (grouped && suffix![1] === "bucket" && labels["le"] === undefined) throw new Error(`line ${n}: a bucket without le: ${line}`)
+    const f = grouped ? current! : family(name, n)
     if (f.help === undefined || f.type === undefined) throw new Error(`line ${n}: sample of ${name} before its HELP and TYPE`)
     const key = name + JSON.stringify(Object.entries(labels).sort())
     if (seen.has(key)) throw new Error(`line ${n}: duplicate sample: ${line}`)

@@ -94,42 +94,49 @@ describe("redis-streams serve", () => {
       assert.strictEqual(v("redis_streams_stream_length", { stream: a }), 6)
       assert.strictEqual(v("redis_streams_stream_entries_added_total", { stream: a }), 6)
       assert.strictEqual(v("redis_streams_stream_groups", { stream: a }), 2)
-      assert.strictEqual(v("redis_streams_dead_letters", { stream: a, dead_letter_stream: dlq }), 2)
+      assert.strictEqual(v("redis_streams_group_dead_letters", { stream: a, group: "g", dead_letter_stream: dlq }), 2)
+      assert.strictEqual(v("redis_streams_group_dead_letters", { stream: a, group: "g2", dead_letter_stream: dlq }), 2)
       assert.strictEqual(v("redis_streams_group_lag", { stream: a, group: "g" }), 2)
       assert.strictEqual(v("redis_streams_group_lag", { stream: a, group: "g2" }), 6)
       assert.strictEqual(v("redis_streams_group_lag_exact", { stream: a, group: "g" }), 1)
       assert.strictEqual(v("redis_streams_group_pending", { stream: a, group: "g" }), 4)
       assert.strictEqual(v("redis_streams_group_pending", { stream: a, group: "g2" }), 0)
-      assert.strictEqual(v("redis_streams_group_consumers", { stream: a, group: "g" }), 2)
-      assert.strictEqual(v("redis_streams_group_active_consumers", { stream: a, group: "g" }), 2)
+      assert.strictEqual(v("redis_streams_group_consumers", { stream: a, group: "g", status: "OK" }), 2)
+      assert.strictEqual(v("redis_streams_group_consumers", { stream: a, group: "g", status: "IDLE" }), 0)
+      assert.strictEqual(v("redis_streams_group_consumers", { stream: a, group: "g", status: "TOO_MANY_PENDING" }), 0)
+      assert.strictEqual(v("redis_streams_scaler_active_consumers", { stream: a, group: "g" }), 2)
       assert.strictEqual(v("redis_streams_group_max_deliveries", { stream: a, group: "g" }), 1)
       assert.isAbove(v("redis_streams_group_oldest_pending_age_seconds", { stream: a, group: "g" })!, 0)
-      assert.strictEqual(v("redis_streams_consumer_pending", { stream: a, group: "g", consumer: "c1" }), 3)
+      assert.strictEqual(v("redis_streams_group_consumer_pending", { stream: a, group: "g", consumer: "c1" }), 3)
       // the name with a quote, a backslash and a newline comes back intact through the escapes
-      assert.strictEqual(v("redis_streams_consumer_pending", { stream: a, group: "g", consumer: WEIRD }), 1)
+      assert.strictEqual(v("redis_streams_group_consumer_pending", { stream: a, group: "g", consumer: WEIRD }), 1)
       assert.include(first.text, `consumer="we\\"ird\\\\name\\nx"`)
-      const idle = v("redis_streams_consumer_idle_seconds", { stream: a, group: "g", consumer: "c1" })!
+      const idle = v("redis_streams_group_consumer_idle_seconds", { stream: a, group: "g", consumer: "c1" })!
       assert.isAtLeast(idle, 0)
       assert.isBelow(idle, 30)
-      assert.strictEqual(v("redis_streams_consumer_status", { stream: a, group: "g", consumer: "c1", status: "OK" }), 1)
-      assert.strictEqual(v("redis_streams_consumer_status", { stream: a, group: "g", consumer: "c1", status: "IDLE" }), 0)
-      // rate 100 * 2 / 4 = 50 -> OUT at the default 50
-      assert.strictEqual(v("redis_streams_group_scale_rate", { stream: a, group: "g" }), 50)
-      assert.strictEqual(v("redis_streams_group_scale_decision", { stream: a, group: "g", decision: "OUT" }), 1)
-      assert.strictEqual(v("redis_streams_group_scale_decision", { stream: a, group: "g", decision: "IN" }), 0)
-      assert.strictEqual(v("redis_streams_group_scale_decision", { stream: a, group: "g", decision: "NO_SCALE" }), 0)
-      assert.strictEqual(v("redis_streams_group_desired_consumers", { stream: a, group: "g" }), 1)
-      assert.isUndefined(f.get("redis_streams_group_arrival_rate"), "no rate before a second reading")
+      // the seed's rate 100 * 2 / 4 = 50 (ratio 0.5) -> OUT at the default 50
+      assert.strictEqual(v("redis_streams_scaler_backlog_ratio", { stream: a, group: "g" }), 0.5)
+      assert.strictEqual(v("redis_streams_scaler_decision", { stream: a, group: "g", decision: "OUT" }), 1)
+      assert.strictEqual(v("redis_streams_scaler_decision", { stream: a, group: "g", decision: "IN" }), 0)
+      assert.strictEqual(v("redis_streams_scaler_decision", { stream: a, group: "g", decision: "NO_SCALE" }), 0)
+      assert.strictEqual(v("redis_streams_scaler_desired_consumers", { stream: a, group: "g" }), 1)
+      // scaling in waits for stabilization: the 2 active consumers are kept
+      assert.strictEqual(v("redis_streams_scaler_recommended_consumers", { stream: a, group: "g" }), 2)
+      assert.isUndefined(f.get("redis_streams_scaler_arrival_rate"), "no rate before a second reading")
+      // the old duplicate families are gone
+      for (const old of ["redis_streams_dead_letters", "redis_streams_group_active_consumers", "redis_streams_group_scale_rate", "redis_streams_consumer_status", "redis_streams_consumer_pending"]) {
+        assert.isUndefined(f.get(old), old)
+      }
       assert.isAtLeast(v("redis_streams_scrape_duration_seconds", {})!, 0)
 
       // rates from the second scrape on
       yield* addEntries(raw, a, 4)
       yield* Effect.sleep(Duration.millis(500))
       const second = yield* scrape(base)
-      const arrival = sampleValue(second.families, "redis_streams_group_arrival_rate", { stream: a, group: "g" })
+      const arrival = sampleValue(second.families, "redis_streams_scaler_arrival_rate", { stream: a, group: "g" })
       assert.isDefined(arrival)
       assert.isAbove(arrival!, 0)
-      assert.strictEqual(sampleValue(second.families, "redis_streams_group_ack_rate", { stream: a, group: "g" }), 0)
+      assert.strictEqual(sampleValue(second.families, "redis_streams_scaler_ack_rate", { stream: a, group: "g" }), 0)
       assert.strictEqual(sampleValue(second.families, "redis_streams_stream_length", { stream: a }), 10)
 
       // /scale

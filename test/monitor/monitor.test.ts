@@ -124,14 +124,21 @@ forEachBackend("Monitor", (it, backendName) => {
       assert.notInclude(table.join("\n"), "b'")
 
       // the gauges follow the report
-      const gauge = (g: Metric.Metric.Gauge<number>, group: string) =>
-        Effect.map(Metric.value(Monitor.taggedGauge(g, stream, group)), (s) => s.value)
+      const gauge = (g: Metric.Metric.Gauge<number>, group: string, tags?: Record<string, string>) =>
+        Effect.map(Metric.value(Monitor.taggedGauge(g, stream, group, tags)), (s) => s.value)
       assert.strictEqual(yield* gauge(Monitor.metrics.lag, "g1"), 5)
+      assert.strictEqual(yield* gauge(Monitor.metrics.lagExact, "g1"), 1)
       assert.strictEqual(yield* gauge(Monitor.metrics.pending, "g1"), 5)
-      assert.strictEqual(yield* gauge(Monitor.metrics.consumers, "g1"), 3)
-      assert.strictEqual(yield* gauge(Monitor.metrics.idleConsumers, "g1"), 0)
+      assert.strictEqual(yield* gauge(Monitor.metrics.maxDeliveries, "g1"), 2)
+      assert.strictEqual(yield* gauge(Monitor.metrics.consumers, "g1", { status: "OK" }), 2)
+      assert.strictEqual(yield* gauge(Monitor.metrics.consumers, "g1", { status: "TOO_MANY_PENDING" }), 1)
+      assert.strictEqual(yield* gauge(Monitor.metrics.consumers, "g1", { status: "IDLE" }), 0)
+      assert.strictEqual(
+        yield* gauge(Monitor.metrics.deadLetters, "g1", { dead_letter_stream: `{${stream}}:dlq` }),
+        2
+      )
       assert.strictEqual(yield* gauge(Monitor.metrics.lag, "g3"), 10)
-      assert.isTrue((yield* gauge(Monitor.metrics.oldestPendingAgeMs, "g1")) >= 20)
+      assert.isTrue((yield* gauge(Monitor.metrics.oldestPendingAgeSeconds, "g1")) >= 0.02)
     }))
 
   it.scoped("report: a missing dead-letter stream counts 0; the option names another one", () =>
@@ -520,7 +527,7 @@ forEachBackend("Monitor", (it, backendName) => {
       assert.deepStrictEqual((yield* backend.consumersInfo(stream, g)).map((c) => [c.name, c.pending]), [["h", 3]])
       const pendingGauge = yield* Metric.value(Monitor.taggedGauge(Monitor.metrics.pending, stream, g))
       assert.strictEqual(pendingGauge.value, 3)
-      const consumersGauge = yield* Metric.value(Monitor.taggedGauge(Monitor.metrics.consumers, stream, g))
+      const consumersGauge = yield* Metric.value(Monitor.taggedGauge(Monitor.metrics.consumers, stream, g, { status: "OK" }))
       assert.strictEqual(consumersGauge.value, 1)
     }))
 })

@@ -1,15 +1,23 @@
 /**
  * The HTTP endpoints of `serve`:
  *
- * - `GET /metrics`: Prometheus text format (see `Prometheus`). Per stream:
- *   `redis_streams_up` (1 when the stream could be read), length, entries
- *   added, groups and dead letters; per group: lag, pending, consumers
- *   (registered and active), oldest pending age, highest delivery count,
- *   arrival and acknowledgement rates (entries per second since an earlier
- *   scrape, within the rate window; absent until there is one), the seed's
- *   rate, decision and the desired consumer count; per consumer: idle
- *   seconds, pending and status. A stream that cannot be read (missing,
- *   Redis down) gives `redis_streams_up{stream} 0` and still a 200 reply.
+ * - `GET /metrics`: Prometheus text format, rendered by the library's one
+ *   formatter (`Metrics.render`) with the library's names only (the table in
+ *   `Metrics`). Per stream: `redis_streams_up` (1 when the stream could be
+ *   read), length, entries added, groups; per group the Monitor's gauges
+ *   (`Monitor.metricPairs`: lag, pending, oldest pending age in seconds,
+ *   highest delivery count, consumers by status, dead letters, per consumer
+ *   pending and idle seconds) and the Scaler's (`Scaler.metricPairs`:
+ *   decision, recommended / desired / active consumers, the seed's rate as a
+ *   ratio, arrival and acknowledgement rates from the second scrape on);
+ *   then whatever this process's own Consumers and Producers counted. The
+ *   Scaler decides on the Monitor's reading (`Scaler.Service.observe`), so a
+ *   scrape of a stream with G groups and D dead-letter streams costs
+ *   2 + D + 2G round trips (XINFO STREAM, XINFO GROUPS, an XLEN per
+ *   dead-letter stream, per group XINFO CONSUMERS and XPENDING when
+ *   something is pending), plus one bounded XRANGE per group whose lag the
+ *   server does not report. A stream that cannot be read (missing, Redis
+ *   down) gives `redis_streams_up{stream} 0` and still a 200 reply.
  * - `GET /scale?stream=S&group=G`: the Scaler's decision as JSON
  *   (`Scaler.toJson`: backlog, pending, consumers, rate, decision,
  *   recommended, ...), for KEDA's metrics-api trigger with
@@ -37,8 +45,9 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import * as SynchronizedRef from "effect/SynchronizedRef"
-import { Monitor, RedisConnection, Scaler, StreamsBackend, StreamsError } from "effect-redis-streams"
-import * as Prometheus from "./Prometheus.js"
+import * as Metric from "effect/Metric"
+import type * as MetricPair from "effect/MetricPair"
+import { Metrics, Monitor, RedisConnection, Scaler, StreamsBackend, StreamsError } from "effect-redis-streams"
 
 /**
  * What the server watches and how.
@@ -82,80 +91,14 @@ export interface Collector {
   readonly health: Effect.Effect<JsonReply>
 }
 
-const families = [
-  { name: "redis_streams_up", type: "gauge", help: "1 when the stream could be read in this scrape, else 0" },
-  { name: "redis_streams_stream_length", type: "gauge", help: "entries in the stream (XLEN)" },
-  {
-    name: "redis_streams_stream_entries_added_total",
-    type: "counter",
-    help: "entries ever added to the stream (XINFO STREAM entries-added)"
-  },
-  { name: "redis_streams_stream_groups", type: "gauge", help: "consumer groups of the stream" },
-  { name: "redis_streams_dead_letters", type: "gauge", help: "entries in the dead-letter stream" },
-  { name: "redis_streams_group_lag", type: "gauge", help: "entries not yet delivered to the group" },
-  {
-    name: "redis_streams_group_lag_exact",
-    type: "gauge",
-    help: "1 when redis_streams_group_lag is exact, 0 when it is a lower bound"
-  },
-  { name: "redis_streams_group_pending", type: "gauge", help: "entries delivered to the group, not yet acknowledged" },
-  { name: "redis_streams_group_consumers", type: "gauge", help: "consumers registered in the group" },
-  {
-    name: "redis_streams_group_active_consumers",
-    type: "gauge",
-    help: "consumers idle no longer than the idle threshold"
-  },
-  {
-    name: "redis_streams_group_oldest_pending_age_seconds",
-    type: "gauge",
-    help: "age of the oldest pending entry (0 when nothing is pending)"
-  },
-  {
-    name: "redis_streams_group_max_deliveries",
-    type: "gauge",
-    help: "highest delivery count among pending entries (0 when nothing is pending)"
-  },
-  {
-    name: "redis_streams_group_arrival_rate",
-    type: "gauge",
-    help: "entries added to the stream per second, since an earlier scrape within the rate window"
-  },
-  {
-    name: "redis_streams_group_ack_rate",
-    type: "gauge",
-    help: "entries acknowledged by the group per second, since an earlier scrape within the rate window"
-  },
-  {
-    name: "redis_streams_group_scale_rate",
-    type: "gauge",
-    help: "the seed's rate: 100 * lag / pending clamped to 1..100, 0 when nothing is pending"
-  },
-  {
-    name: "redis_streams_group_scale_decision",
-    type: "gauge",
-    help: "1 for the current scaling suggestion (OUT, IN, NO_SCALE), 0 for the others"
-  },
-  {
-    name: "redis_streams_group_desired_consumers",
-    type: "gauge",
-    help: "consumer count the figures call for (before scale-in stabilization)"
-  },
-  {
-    name: "redis_streams_consumer_idle_seconds",
-    type: "gauge",
-    help: "time since the consumer's last successful interaction (XINFO CONSUMERS inactive, else idle)"
-  },
-  { name: "redis_streams_consumer_pending", type: "gauge", help: "entries pending on the consumer" },
-  {
-    name: "redis_streams_consumer_status",
-    type: "gauge",
-    help: "1 for the consumer's status (OK, IDLE, TOO_MANY_PENDING), 0 for the others"
-  },
-  { name: "redis_streams_scrape_duration_seconds", type: "gauge", help: "time taken to collect these metrics" }
-] as const
+const d = Metrics.definitions
+const tableIndex = new Map(Metrics.table.map((def, i) => [def.name, i] as const))
 
-const decisions: ReadonlyArray<Scaler.ScaleDecision> = ["OUT", "IN", "NO_SCALE"]
-const statuses: ReadonlyArray<Monitor.ConsumerStatus> = ["OK", "IDLE", "TOO_MANY_PENDING"]
+/** families in the order of the library's table (a stable sort: series keep their order) */
+const inTableOrder = (pairs: Array<MetricPair.MetricPair.Untyped>) =>
+  pairs.sort((a, b) =>
+    (tableIndex.get(a.metricKey.name) ?? Infinity) - (tableIndex.get(b.metricKey.name) ?? Infinity)
+  )
 
 const statusOf = (e: StreamsError.BackendError): number => {
   switch (e._tag) {
@@ -168,6 +111,83 @@ const statusOf = (e: StreamsError.BackendError): number => {
       return 500
   }
 }
+
+/** the `/healthz` reply: PING within 2 seconds */
+const health = (connection: RedisConnection.RedisConnection["Type"]): Effect.Effect<JsonReply> =>
+  Effect.tryPromise({
+    try: () => connection.client.ping(),
+    catch: (e) => (e instanceof Error ? e.message : String(e))
+  }).pipe(
+    Effect.timeoutFail({ duration: Duration.seconds(2), onTimeout: () => "no reply to PING within 2 seconds" }),
+    Effect.match({
+      onFailure: (error) => ({
+        status: 503,
+        body: { status: "unavailable", redis: connection.endpoint, error }
+      }),
+      onSuccess: () => ({ status: 200, body: { status: "ok", redis: connection.endpoint } })
+    })
+  )
+
+/** what `/scale` needs */
+interface ScaleEnv {
+  readonly options: Options
+  readonly monitors: ReadonlyMap<string, Monitor.Service>
+  readonly backend: StreamsBackend.StreamsBackend["Type"]
+  readonly scalerOf: (stream: string, group: string) => Effect.Effect<Scaler.Service, StreamsError.InvalidOptions>
+}
+
+/** the `/scale` reply for the query parameters: the Scaler's decision, or which parameter is missing */
+const scaleReply = ({ backend, monitors, options, scalerOf }: ScaleEnv) =>
+(streamParam: string | undefined, groupParam: string | undefined): Effect.Effect<JsonReply> =>
+  Effect.gen(function*() {
+    let stream = streamParam
+    if (stream === undefined || stream === "") {
+      if (options.streams.length !== 1) {
+        return {
+          status: 400,
+          body: { error: `several streams are served (${options.streams.join(", ")}): add ?stream=<name>` }
+        }
+      }
+      stream = options.streams[0]!
+    }
+    if (!monitors.has(stream)) {
+      return {
+        status: 404,
+        body: { error: `stream '${stream}' is not served (served: ${options.streams.join(", ")})` }
+      }
+    }
+    let group = groupParam !== undefined && groupParam !== "" ? groupParam : options.group
+    if (group === undefined) {
+      const groups = yield* backend.groupsInfo(stream)
+      if (groups.length !== 1) {
+        return {
+          status: groups.length === 0 ? 404 : 400,
+          body: {
+            error: groups.length === 0
+              ? `stream '${stream}' has no consumer groups`
+              : `stream '${stream}' has several groups (${groups.map((g) => g.name).join(", ")}): add &group=<name>`
+          }
+        }
+      }
+      group = groups[0]!.name
+    }
+    const scaler = yield* scalerOf(stream, group)
+    const decision = yield* scaler.decide
+    return { status: 200, body: Scaler.toJson(decision) }
+  }).pipe(
+    Effect.catchAll((e): Effect.Effect<JsonReply> =>
+      Effect.succeed({
+        status: e._tag === "InvalidOptions" ? 400 : statusOf(e),
+        body: {
+          error: e._tag === "StreamNotFound"
+            ? `stream '${e.stream}' does not exist`
+            : e._tag === "GroupNotFound"
+            ? `consumer group '${e.group}' does not exist on stream '${e.stream}'`
+            : e.message
+        }
+      })
+    )
+  )
 
 /**
  * Build the collector: a Monitor per stream, a Scaler per group met
@@ -186,7 +206,6 @@ export const makeCollector = (
   Effect.gen(function*() {
     const backend = yield* StreamsBackend.StreamsBackend
     const connection = yield* RedisConnection.RedisConnection
-    const scope = yield* Effect.scope
     // validate the Scaler options once, before serving
     yield* Scaler.resolveOptions({ stream: "validation", group: "validation", ...options.scaler })
     const monitors = new Map<string, Monitor.Service>()
@@ -208,162 +227,65 @@ export const makeCollector = (
         if (existing !== undefined) return Effect.succeed([existing, map] as const)
         return Scaler.make({ stream, group, ...options.scaler }).pipe(
           Effect.provideService(StreamsBackend.StreamsBackend, backend),
-          Scope.extend(scope),
           Effect.map((s) => [s, new Map(map).set(key, s)] as const)
         )
       })
 
-    const collectStream = (
-      stream: string,
-      monitor: Monitor.Service,
-      registry: ReturnType<typeof Prometheus.registry<(typeof families)[number]["name"]>>
-    ) =>
+    const collectStream = (stream: string, monitor: Monitor.Service) =>
       Effect.gen(function*() {
+        const observation = yield* monitor.observe
         const s = { stream }
-        const [info, report] = yield* Effect.all([backend.streamInfo(stream), monitor.report], {
-          concurrency: "unbounded"
-        })
-        registry.add("redis_streams_stream_length", s, info.length)
-        registry.add("redis_streams_stream_entries_added_total", s, info.entriesAdded)
-        registry.add("redis_streams_stream_groups", s, report.groups.length)
-        const deadLetterStreams = new Map<string, number>()
-        for (const g of report.groups) deadLetterStreams.set(g.deadLetterStream, g.deadLetters)
-        if (report.groups.length === 0) {
-          const name = monitor.options.deadLetterStream("")
-          deadLetterStreams.set(name, yield* backend.length(name))
+        const pairs = [
+          Metrics.pair(d.up, s, 1),
+          Metrics.pair(d.streamLength, s, observation.stream.length),
+          Metrics.pair(d.entriesAdded, s, observation.stream.entriesAdded),
+          Metrics.pair(d.streamGroups, s, observation.groups.length),
+          ...Monitor.metricPairs(observation.report)
+        ]
+        // the Scaler of each group decides on the same reading: no more round trips
+        for (const g of observation.groups) {
+          const scaler = yield* scalerOf(stream, g.info.name)
+          const reading = { at: observation.report.at, stream: observation.stream, ...g, group: g.info }
+          pairs.push(...Scaler.metricPairs(yield* scaler.observe(reading)))
         }
-        for (const [name, length] of deadLetterStreams) {
-          registry.add("redis_streams_dead_letters", { stream, dead_letter_stream: name }, length)
-        }
-        for (const g of report.groups) {
-          const sg = { stream, group: g.name }
-          registry.add("redis_streams_group_lag", sg, g.lag)
-          registry.add("redis_streams_group_lag_exact", sg, g.lagExact ? 1 : 0)
-          registry.add("redis_streams_group_pending", sg, g.pending)
-          registry.add("redis_streams_group_consumers", sg, g.consumers.length)
-          registry.add("redis_streams_group_oldest_pending_age_seconds", sg, (g.oldestPendingAgeMs ?? 0) / 1000)
-          registry.add("redis_streams_group_max_deliveries", sg, g.maxDeliveries ?? 0)
-          for (const c of g.consumers) {
-            const sgc = { stream, group: g.name, consumer: c.name }
-            registry.add("redis_streams_consumer_idle_seconds", sgc, c.idleMs / 1000)
-            registry.add("redis_streams_consumer_pending", sgc, c.pending)
-            for (const status of statuses) {
-              registry.add("redis_streams_consumer_status", { ...sgc, status }, c.status === status ? 1 : 0)
-            }
-          }
-          // the Scaler's reading (rates between scrapes); a group deleted meanwhile is skipped
-          const scaler = yield* scalerOf(stream, g.name)
-          const m = yield* Effect.option(scaler.metrics)
-          if (m._tag === "None") continue
-          const metrics = m.value
-          const rate = Scaler.rate(metrics.backlog, metrics.pending)
-          const decision = Scaler.decision(
-            { rate, backlog: metrics.backlog, consumers: metrics.consumers },
-            scaler.options.thresholds
-          )
-          registry.add("redis_streams_group_active_consumers", sg, metrics.consumers)
-          registry.add("redis_streams_group_arrival_rate", sg, metrics.arrivalRate)
-          registry.add("redis_streams_group_ack_rate", sg, metrics.ackRate)
-          registry.add("redis_streams_group_scale_rate", sg, rate)
-          for (const d of decisions) {
-            registry.add("redis_streams_group_scale_decision", { ...sg, decision: d }, d === decision ? 1 : 0)
-          }
-          registry.add("redis_streams_group_desired_consumers", sg, Scaler.recommend(metrics, scaler.options).desired)
-        }
+        return pairs
       })
 
     const lastErrors = new Map<string, string>()
+    const collectOrDown = (stream: string, monitor: Monitor.Service) =>
+      collectStream(stream, monitor).pipe(
+        Effect.tap(() => Effect.sync(() => lastErrors.delete(stream))),
+        Effect.catchAll((e) => {
+          // log a failure when it starts or changes, not on every scrape
+          const down = [Metrics.pair(d.up, { stream }, 0)]
+          const text = e.message
+          if (lastErrors.get(stream) === text) return Effect.succeed(down)
+          lastErrors.set(stream, text)
+          return Effect.as(Effect.logWarning(`/metrics: stream '${stream}': ${text}`), down)
+        })
+      )
+
     const metrics: Effect.Effect<string> = Effect.gen(function*() {
       const started = yield* Clock.currentTimeMillis
-      const registry = Prometheus.registry(families.map((f) => ({ ...f })))
-      yield* Effect.forEach(
-        Array.from(monitors),
-        ([stream, monitor]) =>
-          collectStream(stream, monitor, registry).pipe(
-            Effect.zipRight(Effect.sync(() => lastErrors.delete(stream))),
-            Effect.as(1),
-            Effect.catchAll((e) => {
-              // log a failure when it starts or changes, not on every scrape
-              const text = e.message
-              if (lastErrors.get(stream) === text) return Effect.succeed(0)
-              lastErrors.set(stream, text)
-              return Effect.as(Effect.logWarning(`/metrics: stream '${stream}': ${text}`), 0)
-            }),
-            Effect.flatMap((up) => Effect.sync(() => registry.add("redis_streams_up", { stream }, up)))
-          ),
-        { concurrency: "unbounded", discard: true }
-      )
+      const fresh = yield* Effect.forEach(Array.from(monitors), ([stream, monitor]) => collectOrDown(stream, monitor), {
+        concurrency: "unbounded"
+      })
       const ended = yield* Clock.currentTimeMillis
-      registry.add("redis_streams_scrape_duration_seconds", {}, (ended - started) / 1000)
-      return Prometheus.render(registry.families())
+      // what this process's own Consumers and Producers counted (none, unless serve runs inside the app)
+      const processPairs = (yield* Metric.snapshot).filter((p) => {
+        const source = Metrics.definitionOf(p.metricKey.name)?.source
+        return source === "Consumer" || source === "Producer"
+      })
+      return Metrics.render(inTableOrder([
+        ...fresh.flat(),
+        Metrics.pair(d.scrapeDuration, {}, (ended - started) / 1000),
+        ...processPairs
+      ]))
     })
 
-    const scale = (streamParam: string | undefined, groupParam: string | undefined): Effect.Effect<JsonReply> =>
-      Effect.gen(function*() {
-        let stream = streamParam
-        if (stream === undefined || stream === "") {
-          if (options.streams.length !== 1) {
-            return {
-              status: 400,
-              body: { error: `several streams are served (${options.streams.join(", ")}): add ?stream=<name>` }
-            }
-          }
-          stream = options.streams[0]!
-        }
-        if (!monitors.has(stream)) {
-          return {
-            status: 404,
-            body: { error: `stream '${stream}' is not served (served: ${options.streams.join(", ")})` }
-          }
-        }
-        let group = groupParam !== undefined && groupParam !== "" ? groupParam : options.group
-        if (group === undefined) {
-          const groups = yield* backend.groupsInfo(stream)
-          if (groups.length !== 1) {
-            return {
-              status: groups.length === 0 ? 404 : 400,
-              body: {
-                error: groups.length === 0
-                  ? `stream '${stream}' has no consumer groups`
-                  : `stream '${stream}' has several groups (${groups.map((g) => g.name).join(", ")}): add &group=<name>`
-              }
-            }
-          }
-          group = groups[0]!.name
-        }
-        const scaler = yield* scalerOf(stream, group)
-        const decision = yield* scaler.decide
-        return { status: 200, body: Scaler.toJson(decision) }
-      }).pipe(
-        Effect.catchAll((e): Effect.Effect<JsonReply> =>
-          Effect.succeed({
-            status: e._tag === "InvalidOptions" ? 400 : statusOf(e),
-            body: {
-              error: e._tag === "StreamNotFound"
-                ? `stream '${e.stream}' does not exist`
-                : e._tag === "GroupNotFound"
-                ? `consumer group '${e.group}' does not exist on stream '${e.stream}'`
-                : e.message
-            }
-          })
-        )
-      )
+    const scale = scaleReply({ options, monitors, backend, scalerOf })
 
-    const health: Effect.Effect<JsonReply> = Effect.tryPromise({
-      try: () => connection.client.ping(),
-      catch: (e) => (e instanceof Error ? e.message : String(e))
-    }).pipe(
-      Effect.timeoutFail({ duration: Duration.seconds(2), onTimeout: () => "no reply to PING within 2 seconds" }),
-      Effect.match({
-        onFailure: (error) => ({
-          status: 503,
-          body: { status: "unavailable", redis: connection.endpoint, error }
-        }),
-        onSuccess: () => ({ status: 200, body: { status: "ok", redis: connection.endpoint } })
-      })
-    )
-
-    return { metrics, scale, health }
+    return { metrics, scale, health: health(connection) }
   })
 
 const jsonResponse = (reply: JsonReply) =>
@@ -382,7 +304,7 @@ export const router = (collector: Collector) =>
   HttpRouter.empty.pipe(
     HttpRouter.get(
       "/metrics",
-      Effect.map(collector.metrics, (text) => HttpServerResponse.text(text, { contentType: Prometheus.contentType }))
+      Effect.map(collector.metrics, (text) => HttpServerResponse.text(text, { contentType: Metrics.contentType }))
     ),
     HttpRouter.get(
       "/scale",

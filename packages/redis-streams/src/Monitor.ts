@@ -13,7 +13,13 @@
  *   has not come back. `cleanup({ dryRun: true })` returns the plan only.
  * - `watch` is a `Stream` of reports on a `Schedule`; the `background` option
  *   runs it for the lifetime of the layer. Every report also sets Effect
- *   `Metric` gauges per group.
+ *   `Metric` gauges per group (`metrics`; names, units and tags in the
+ *   `Metrics` module's table).
+ * - `observe` is a report with the replies it was built from, for a Scaler
+ *   to decide on the same reading (`Scaler.Service.observe`): what
+ *   `redis-streams serve` does on each scrape, 2 + D + 2G round trips for G
+ *   groups and D dead-letter streams. `metricPairs` gives a report's figures
+ *   as metric pairs for `Metrics.render`.
  *
  * The Monitor never creates a stream, a group or (except as a claim target,
  * which is always an existing live consumer) a consumer: a missing stream is
@@ -31,7 +37,6 @@
  *
  * @since 0.1.0
  */
-import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
@@ -43,13 +48,16 @@ import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as DeadLetter from "./DeadLetter.js"
-import * as internalBacklog from "./internal/scalerBacklog.js"
+import * as internalCleanup from "./internal/monitor/cleanup.js"
+import * as internalReport from "./internal/monitor/report.js"
+import type * as internalBacklog from "./internal/scalerBacklog.js"
+import * as Metrics from "./Metrics.js"
+import type * as MetricPair from "effect/MetricPair"
 import * as internalOptions from "./internal/options.js"
 import * as internalTable from "./internal/monitorTable.js"
-import type { ConsumerInfo, GroupInfo, PendingEntry, StreamInfo } from "./StreamsBackend.js"
+import type { ConsumerInfo, GroupInfo, StreamInfo } from "./StreamsBackend.js"
 import { StreamsBackend } from "./StreamsBackend.js"
 import type { BackendError, InvalidOptions } from "./StreamsError.js"
-import { GroupNotFound } from "./StreamsError.js"
 
 // ---------------------------------------------------------------------------
 // models
@@ -533,25 +541,30 @@ export const spread = (
 // ---------------------------------------------------------------------------
 
 /**
- * Gauges set on every report, tagged `stream` and `group`.
+ * The gauges every report sets in Effect's metric registry, tagged `stream`
+ * and `group` (`consumers` also `status`, `deadLetters` also
+ * `dead_letter_stream`). Names, units and tags: see `Metrics`.
  *
  * @since 0.1.0
  * @category metrics
  */
 export const metrics = {
-  lag: Metric.gauge("redis_streams_group_lag", { description: "entries not yet delivered to the group" }),
-  pending: Metric.gauge("redis_streams_group_pending", { description: "entries delivered, not yet acknowledged" }),
-  consumers: Metric.gauge("redis_streams_group_consumers", { description: "consumers of the group" }),
-  idleConsumers: Metric.gauge("redis_streams_group_idle_consumers", {
-    description: "consumers idle beyond the monitor's idle threshold"
+  lag: Metric.gauge(Metrics.definitions.lag.name, { description: Metrics.definitions.lag.help }),
+  lagExact: Metric.gauge(Metrics.definitions.lagExact.name, { description: Metrics.definitions.lagExact.help }),
+  pending: Metric.gauge(Metrics.definitions.pending.name, { description: Metrics.definitions.pending.help }),
+  oldestPendingAgeSeconds: Metric.gauge(Metrics.definitions.oldestPendingAge.name, {
+    description: Metrics.definitions.oldestPendingAge.help
   }),
-  oldestPendingAgeMs: Metric.gauge("redis_streams_group_oldest_pending_age_ms", {
-    description: "age of the oldest pending entry in milliseconds (0 when none)"
-  })
+  maxDeliveries: Metric.gauge(Metrics.definitions.maxDeliveries.name, {
+    description: Metrics.definitions.maxDeliveries.help
+  }),
+  consumers: Metric.gauge(Metrics.definitions.consumers.name, { description: Metrics.definitions.consumers.help }),
+  deadLetters: Metric.gauge(Metrics.definitions.deadLetters.name, { description: Metrics.definitions.deadLetters.help })
 } as const
 
 /**
- * A gauge tagged with a stream and a group, to read or set it.
+ * A gauge tagged with a stream and a group (then any further tags, in
+ * order), to read or set it.
  *
  * @since 0.1.0
  * @category metrics
@@ -559,20 +572,70 @@ export const metrics = {
 export const taggedGauge = (
   gauge: Metric.Metric.Gauge<number>,
   stream: string,
-  group: string
-): Metric.Metric.Gauge<number> => gauge.pipe(Metric.tagged("stream", stream), Metric.tagged("group", group))
+  group: string,
+  tags?: Readonly<Record<string, string>>
+): Metric.Metric.Gauge<number> => {
+  let g = gauge.pipe(Metric.tagged("stream", stream), Metric.tagged("group", group))
+  for (const [k, v] of Object.entries(tags ?? {})) g = g.pipe(Metric.tagged(k, v))
+  return g
+}
 
-const publish = (stream: string, g: GroupReport, idleThresholdMs: number): Effect.Effect<void> =>
-  Effect.all([
-    Metric.set(taggedGauge(metrics.lag, stream, g.name), g.lag),
-    Metric.set(taggedGauge(metrics.pending, stream, g.name), g.pending),
-    Metric.set(taggedGauge(metrics.consumers, stream, g.name), g.consumers.length),
-    Metric.set(
-      taggedGauge(metrics.idleConsumers, stream, g.name),
-      g.consumers.filter((c) => c.idleMs > idleThresholdMs).length
-    ),
-    Metric.set(taggedGauge(metrics.oldestPendingAgeMs, stream, g.name), g.oldestPendingAgeMs ?? 0)
-  ], { discard: true })
+/**
+ * The report's figures as metric pairs, names and units from `Metrics`:
+ * per group lag, lag exactness, pending, oldest pending age (seconds), highest
+ * delivery count, consumers by status, dead letters; with `perConsumer`
+ * (default true) also each consumer's pending count and idle seconds. Render
+ * them with `Metrics.render`; `report` publishes them (without the
+ * per-consumer series) to Effect's registry.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const metricPairs = (
+  report: Pick<Report, "stream" | "groups">,
+  options?: { readonly perConsumer?: boolean | undefined }
+): Array<MetricPair.MetricPair.Untyped> => {
+  const d = Metrics.definitions
+  const out: Array<MetricPair.MetricPair.Untyped> = []
+  for (const g of report.groups) {
+    const sg = { stream: report.stream, group: g.name }
+    out.push(
+      Metrics.pair(d.lag, sg, g.lag),
+      Metrics.pair(d.lagExact, sg, g.lagExact ? 1 : 0),
+      Metrics.pair(d.pending, sg, g.pending),
+      Metrics.pair(d.oldestPendingAge, sg, (g.oldestPendingAgeMs ?? 0) / 1000),
+      Metrics.pair(d.maxDeliveries, sg, g.maxDeliveries ?? 0),
+      Metrics.pair(d.deadLetters, { ...sg, dead_letter_stream: g.deadLetterStream }, g.deadLetters)
+    )
+    for (const [status, n] of Object.entries(internalReport.consumersByStatus(g))) {
+      out.push(Metrics.pair(d.consumers, { ...sg, status }, n))
+    }
+    if (options?.perConsumer === false) continue
+    for (const c of g.consumers) {
+      const sgc = { ...sg, consumer: c.name }
+      out.push(Metrics.pair(d.consumerPending, sgc, c.pending), Metrics.pair(d.consumerIdle, sgc, c.idleMs / 1000))
+    }
+  }
+  return out
+}
+
+/**
+ * A report with the replies it was built from: XINFO STREAM and, per group,
+ * XINFO GROUPS, XINFO CONSUMERS and the backlog, so that a Scaler can decide
+ * on the same reading (`Scaler.Service.observe`) without reading again.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Observation {
+  readonly report: Report
+  readonly stream: StreamInfo
+  readonly groups: ReadonlyArray<{
+    readonly info: GroupInfo
+    readonly consumers: ReadonlyArray<ConsumerInfo>
+    readonly backlog: internalBacklog.Backlog
+  }>
+}
 
 // ---------------------------------------------------------------------------
 // service
@@ -599,8 +662,15 @@ export interface WatchOptions {
  */
 export interface Service {
   readonly options: ResolvedOptions
-  /** a fresh report; also sets the gauges */
+  /** a fresh report; also sets the gauges (`metrics`) */
   readonly report: Effect.Effect<Report, BackendError>
+  /**
+   * a fresh report with the replies it was built from (XINFO STREAM always
+   * read); also sets the gauges. A stream of G groups and D distinct
+   * dead-letter streams costs 2 + D + 2G round trips (plus, per group, one
+   * bounded XRANGE where the server reports no lag)
+   */
+  readonly observe: Effect.Effect<Observation, BackendError>
   /** clean up dead consumers (see `CleanupOutcome`); `dryRun` returns the plan without changing anything */
   readonly cleanup: (options?: { readonly dryRun?: boolean | undefined }) => Effect.Effect<CleanupResult, BackendError>
   /** a report now, then one per schedule tick */
@@ -614,9 +684,6 @@ export interface Service {
  * @category tags
  */
 export class Monitor extends Context.Tag("effect-redis-streams/Monitor")<Monitor, Service>() {}
-
-const CLAIM_CHUNK = 500
-const PENDING_PAGE = 1000
 
 interface GroupSnapshot {
   readonly info: GroupInfo
@@ -638,77 +705,37 @@ export const make = (
     const resolved = yield* resolveOptions(options)
     const backend = yield* StreamsBackend
     const { claimIdleMs, idleThresholdMs, pendingThreshold, stream } = resolved
-    const thresholds = { idleThresholdMs, pendingThreshold }
     const spanAttributes = {
       "messaging.system": "redis",
       "messaging.destination.name": stream,
       ...(resolved.group !== undefined ? { "messaging.consumer.group.name": resolved.group } : {})
     }
 
-    const selectGroups = (groups: ReadonlyArray<GroupInfo>): Effect.Effect<ReadonlyArray<GroupInfo>, GroupNotFound> => {
-      if (resolved.group === undefined) return Effect.succeed(groups)
-      const found = groups.filter((g) => g.name === resolved.group)
-      return found.length > 0 ? Effect.succeed(found) : Effect.fail(
-        new GroupNotFound({
-          message: `Monitor: group ${resolved.group} of stream ${stream} does not exist`,
-          stream,
-          group: resolved.group,
-          command: "XINFO GROUPS"
-        })
-      )
-    }
+    const reportEnv: internalReport.Env = { ...resolved, backend, consumerReport }
+    const published = (reading: internalReport.Reading) =>
+      Effect.as(Metrics.publish(metricPairs(reading.report, { perConsumer: false })), reading)
 
-    const groupReport = (
-      g: GroupInfo,
-      now: number,
-      streamInfo: Effect.Effect<StreamInfo, BackendError>,
-      deadLetters: ReadonlyMap<string, number>
-    ): Effect.Effect<GroupReport, BackendError> =>
-      Effect.gen(function*() {
-        const [consumers, scan, backlog] = yield* Effect.all([
-          backend.consumersInfo(stream, g.name),
-          g.pending > 0
-            ? backend.pending({ stream, group: g.name, start: "-", end: "+", count: resolved.pendingScanLimit })
-            : Effect.succeed<ReadonlyArray<PendingEntry>>([]),
-          internalBacklog.backlogOf(backend, stream, g, resolved.backlogScanLimit, streamInfo)
-        ], { concurrency: "unbounded" })
-        const first = scan[0]
-        const dlq = resolved.deadLetterStream(g.name)
-        return {
-          name: g.name,
-          lag: backlog.count,
-          lagExact: backlog.exact,
-          pending: g.pending,
-          lastDeliveredId: g.lastDeliveredId,
-          consumers: consumers.map((c) => consumerReport(c, thresholds)),
-          oldestPendingId: first?.id ?? null,
-          oldestPendingAgeMs: first ? Math.max(0, now - internalBacklog.idTimeMs(first.id)) : null,
-          oldestPendingIdleMs: first?.idleMs ?? null,
-          maxDeliveries: scan.length > 0 ? scan.reduce((m, e) => Math.max(m, e.deliveries), 0) : null,
-          maxDeliveriesExact: scan.length >= g.pending,
-          deadLetterStream: dlq,
-          deadLetters: deadLetters.get(dlq) ?? 0
-        }
-      })
+    const report: Effect.Effect<Report, BackendError> = Effect.flatMap(
+      Effect.cached(backend.streamInfo(stream)),
+      (streamInfo) => internalReport.read(reportEnv, streamInfo)
+    ).pipe(
+      Effect.flatMap(published),
+      Effect.map((r) => r.report),
+      Effect.withSpan("Monitor.report", { kind: "client", attributes: spanAttributes })
+    )
 
-    const report: Effect.Effect<Report, BackendError> = Effect.gen(function*() {
-      const groups = yield* selectGroups(yield* backend.groupsInfo(stream))
-      const now = yield* Clock.currentTimeMillis
+    const observe: Effect.Effect<Observation, BackendError> = Effect.gen(function*() {
+      // one XINFO STREAM, shared with the backlog fallback
       const streamInfo = yield* Effect.cached(backend.streamInfo(stream))
-      const dlqNames = Array.from(new Set(groups.map((g) => resolved.deadLetterStream(g.name))))
-      const dlqLengths = yield* Effect.forEach(dlqNames, (name) => backend.length(name), {
+      const [info, reading] = yield* Effect.all([streamInfo, internalReport.read(reportEnv, streamInfo)], {
         concurrency: "unbounded"
       })
-      const deadLetters = new Map(dlqNames.map((name, i) => [name, dlqLengths[i]!] as const))
-      const groupReports = yield* Effect.forEach(groups, (g) => groupReport(g, now, streamInfo, deadLetters), {
-        concurrency: "unbounded"
-      })
-      yield* Effect.forEach(groupReports, (g) => publish(stream, g, idleThresholdMs), { discard: true })
-      return { stream, at: now, idleThresholdMs, pendingThreshold, groups: groupReports }
-    }).pipe(Effect.withSpan("Monitor.report", { kind: "client", attributes: spanAttributes }))
+      yield* published(reading)
+      return { report: reading.report, stream: info, groups: reading.groups }
+    }).pipe(Effect.withSpan("Monitor.observe", { kind: "client", attributes: spanAttributes }))
 
     const snapshot: Effect.Effect<ReadonlyArray<GroupSnapshot>, BackendError> = Effect.gen(function*() {
-      const groups = yield* selectGroups(yield* backend.groupsInfo(stream))
+      const groups = yield* internalReport.selectGroups(reportEnv, yield* backend.groupsInfo(stream))
       return yield* Effect.forEach(
         groups,
         (info) => Effect.map(backend.consumersInfo(stream, info.name), (consumers) => ({ info, consumers })),
@@ -716,179 +743,22 @@ export const make = (
       )
     })
 
-    /** liveness for cleanup: XINFO `idle` strictly above the threshold, i.e. at least this (idle is whole ms) */
-    const deadAfterMs = Math.floor(idleThresholdMs) + 1
-    const isDead = (c: ConsumerInfo): boolean => c.idleMs >= deadAfterMs
-
-    const cleanupConsumer = (
-      group: string,
-      dead: ConsumerInfo,
-      targets: Array<{ readonly name: string; pending: number }>,
-      dryRun: boolean
-    ): Effect.Effect<ConsumerCleanup, BackendError> =>
-      Effect.gen(function*() {
-        const base = { group, consumer: dead.name, idleMs: dead.idleMs, pending: dead.pending }
-        if (dead.pending > 0 && targets.length === 0) {
-          const note =
-            `no live consumer in group ${group} to take its ${dead.pending} pending entries; left where they are for the consumers' own reclaim`
-          yield* Effect.logWarning(`Monitor: ${dead.name}: ${note}`)
-          return {
-            ...base,
-            claims: [],
-            claimed: 0,
-            skipped: 0,
-            left: dead.pending,
-            outcome: "NO_HEALTHY_CONSUMER",
-            note
-          } satisfies ConsumerCleanup
-        }
-        // move its entries idle >= claimIdle, page by page, oldest first
-        const claims = new Map<string, Array<string>>()
-        let planned = 0
-        let claimed = 0
-        let skipped = 0
-        let start = "-"
-        while (dead.pending > 0) {
-          const page = yield* backend.pending({
-            stream,
-            group,
-            start,
-            end: "+",
-            count: PENDING_PAGE,
-            consumer: dead.name,
-            minIdleMs: claimIdleMs
-          })
-          if (page.length === 0) break
-          const ids = page.map((e) => e.id)
-          planned += ids.length
-          for (const claim of spread(ids, targets)) {
-            if (dryRun) {
-              claims.set(claim.to, [...(claims.get(claim.to) ?? []), ...claim.ids])
-              continue
-            }
-            const done: Array<string> = []
-            for (let i = 0; i < claim.ids.length; i += CLAIM_CHUNK) {
-              const got = yield* backend.claimJustId({
-                stream,
-                group,
-                consumer: claim.to,
-                minIdleMs: claimIdleMs,
-                ids: claim.ids.slice(i, i + CLAIM_CHUNK)
-              })
-              done.push(...got)
-            }
-            // spread counted every id; correct the load by what was not claimed
-            const target = targets.find((t) => t.name === claim.to)
-            if (target) target.pending -= claim.ids.length - done.length
-            claimed += done.length
-            skipped += claim.ids.length - done.length
-            if (done.length > 0) claims.set(claim.to, [...(claims.get(claim.to) ?? []), ...done])
-          }
-          if (page.length < PENDING_PAGE) break
-          start = internalBacklog.nextId(ids[ids.length - 1]!)
-        }
-        const claimList = Array.from(claims, ([to, ids]) => ({ to, ids }))
-        if (skipped > 0) {
-          yield* Effect.logWarning(
-            `Monitor: ${skipped} pending entries of ${dead.name} were not moved: claimed by someone else meanwhile, or deleted from the stream while pending (Redis drops those from the pending list)`
-          )
-        }
-        if (dryRun) {
-          const left = Math.max(0, dead.pending - planned)
-          return left === 0
-            ? {
-              ...base,
-              claims: claimList,
-              claimed: 0,
-              skipped: 0,
-              left: 0,
-              outcome: "WOULD_DELETE",
-              note: planned > 0
-                ? `would move ${planned} entries to ${claimList.length} consumer(s), then delete it`
-                : "nothing pending; would delete it"
-            } satisfies ConsumerCleanup
-            : {
-              ...base,
-              claims: claimList,
-              claimed: 0,
-              skipped: 0,
-              left,
-              outcome: "KEPT_PENDING",
-              note: `would move ${planned} entries; ${left} are idle less than ${claimIdleMs} ms and stay, so it would be kept`
-            } satisfies ConsumerCleanup
-        }
-        // delete only if, at that instant, it is still dead and has nothing pending (one atomic step)
-        const del = yield* backend.deleteConsumerIfIdle(stream, group, dead.name, { minIdleMs: deadAfterMs })
-        if (del.idleMs === null) {
-          return {
-            ...base,
-            claims: claimList,
-            claimed,
-            skipped,
-            left: 0,
-            outcome: "GONE",
-            note: "it no longer existed when re-checked"
-          } satisfies ConsumerCleanup
-        }
-        if (del.deleted) {
-          return {
-            ...base,
-            claims: claimList,
-            claimed,
-            skipped,
-            left: 0,
-            outcome: "DELETED",
-            note: claimed > 0 ? `moved ${claimed} entries to ${claimList.length} consumer(s), then deleted it` : "deleted"
-          } satisfies ConsumerCleanup
-        }
-        if (del.idleMs < deadAfterMs) {
-          const note = `it was active again (idle ${del.idleMs} ms) when re-checked; kept with ${del.pending} pending`
-          yield* Effect.logInfo(`Monitor: ${dead.name}: ${note}`)
-          return {
-            ...base,
-            claims: claimList,
-            claimed,
-            skipped,
-            left: del.pending,
-            outcome: "CAME_BACK",
-            note
-          } satisfies ConsumerCleanup
-        }
-        return {
-          ...base,
-          claims: claimList,
-          claimed,
-          skipped,
-          left: del.pending,
-          outcome: "KEPT_PENDING",
-          note:
-            `moved ${claimed}; ${del.pending} entries idle less than ${claimIdleMs} ms stay, so it is kept until a later round`
-        } satisfies ConsumerCleanup
-      })
+    const cleanupEnv: internalCleanup.Env = {
+      backend,
+      stream,
+      claimIdleMs,
+      pendingThreshold,
+      deadAfterMs: Math.floor(idleThresholdMs) + 1,
+      spread
+    }
 
     const cleanup = (
       cleanupOptions?: { readonly dryRun?: boolean | undefined }
     ): Effect.Effect<CleanupResult, BackendError> => {
       const dryRun = cleanupOptions?.dryRun === true
-      return Effect.gen(function*() {
-        const groups = yield* snapshot
-        const results: Array<ConsumerCleanup> = []
-        for (const { consumers, info } of groups) {
-          const dead = consumers.filter(isDead)
-          if (dead.length === 0) continue
-          const targets = consumers
-            .filter((c) => !isDead(c) && c.pending <= pendingThreshold)
-            .map((c) => ({ name: c.name, pending: c.pending }))
-          for (const d of dead) results.push(yield* cleanupConsumer(info.name, d, targets, dryRun))
-        }
-        return {
-          stream,
-          dryRun,
-          consumers: results,
-          claimed: results.reduce((n, r) => n + r.claimed, 0),
-          deleted: results.filter((r) => r.outcome === "DELETED").length
-        }
-      }).pipe(Effect.withSpan("Monitor.cleanup", { kind: "client", attributes: { ...spanAttributes, dryRun } }))
+      return Effect.flatMap(snapshot, (groups) => internalCleanup.cleanupGroups(cleanupEnv, groups, dryRun)).pipe(
+        Effect.withSpan("Monitor.cleanup", { kind: "client", attributes: { ...spanAttributes, dryRun } })
+      )
     }
 
     const watch = (watchOptions?: WatchOptions): Stream.Stream<Report, BackendError> => {
@@ -916,7 +786,7 @@ export const make = (
       )
     }
 
-    return Monitor.of({ options: resolved, report, cleanup, watch })
+    return Monitor.of({ options: resolved, report, observe, cleanup, watch })
   })
 
 /**

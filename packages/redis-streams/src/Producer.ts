@@ -19,6 +19,12 @@
  * (override with `encoding`). A value that does not encode fails with
  * `MessageEncodeError` before anything is sent.
  *
+ * Trace context: when a span is active, its W3C context is written into the
+ * reserved fields `traceparent` and `tracestate` (turn off with
+ * `traceContext: false`); a message's own fields of those names are dropped
+ * by the Consumer's decoding. Metrics: `redis_streams_producer_messages_added_total`
+ * and `redis_streams_producer_add_duration_seconds` (see `Metrics`).
+ *
  * @since 0.1.0
  */
 import * as Config from "effect/Config"
@@ -29,6 +35,8 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import type * as Schema from "effect/Schema"
 import * as Codec from "./internal/codec.js"
+import * as TraceContext from "./internal/traceContext.js"
+import * as Metrics from "./Metrics.js"
 import { spanned } from "./internal/tracing.js"
 import * as O from "./internal/options.js"
 import { type Fields, StreamsBackend, type Trim } from "./StreamsBackend.js"
@@ -72,6 +80,14 @@ export interface Options<A = Record<string, string>, I = unknown> {
   readonly trim?: TrimOptions | undefined
   /** do not create a missing stream; `add` fails with `StreamNotFound` instead */
   readonly noMkStream?: boolean | undefined
+  /**
+   * write the active span's W3C trace context into the reserved fields
+   * `traceparent` and `tracestate` (after the message's own fields, never
+   * inside a Schema's body; decoding skips them), so the Consumer's handler
+   * span can join the producer's trace; default true. Nothing is written when
+   * no span is active.
+   */
+  readonly traceContext?: boolean | undefined
 }
 
 /**
@@ -120,6 +136,9 @@ const validate = (options: Options<any, any>): Effect.Effect<void, InvalidOption
   Effect.gen(function*() {
     yield* O.nonEmptyString(P, "stream", options.stream)
     yield* O.encoding(P, options.encoding)
+    if (options.traceContext !== undefined && typeof options.traceContext !== "boolean") {
+      return yield* O.invalid(P, "traceContext", options.traceContext, "true or false")
+    }
     const trim = options.trim
     if (trim === undefined) return
     if ("maxlen" in trim) yield* O.integer(P, "trim.maxlen", trim.maxlen, undefined, 0)
@@ -169,14 +188,30 @@ export const make: {
       )
     }
 
+    const instruments = Metrics.producer(stream)
+    const traced = options.traceContext !== false
+    /** the trace fields to append: the active span's context when tracing is on and a span is active */
+    const traceOf = (context: Context.Context<never>) => traced ? TraceContext.fromContext(context) : undefined
+
+    // one primitive per call for the context (trace) and the start time; the duration and count are
+    // recorded on success in one map (a failed call is seen through its error instead)
     const add = (message: unknown) =>
-      Effect.suspend((): Effect.Effect<string, ProducerError> => {
+      Effect.contextWithEffect((context: Context.Context<never>): Effect.Effect<string, ProducerError> => {
+        const start = performance.now()
         const fields = encodeOne(message)
-        return Either.isLeft(fields) ? Effect.fail(fields.left) : backend.add(stream, fields.right, addOptions)
+        if (Either.isLeft(fields)) return Effect.fail(fields.left)
+        const trace = traceOf(context)
+        const sent = trace === undefined ? fields.right : TraceContext.withTraceFields(fields.right, trace)
+        return Effect.map(backend.add(stream, sent, addOptions), (id) => {
+          instruments.added(1)
+          instruments.addDuration("add", (performance.now() - start) / 1000)
+          return id
+        })
       }).pipe((effect) => spanned(effect, "Producer.add", attributes, "producer"))
 
     const addAll = (messages: Iterable<unknown>) =>
-      Effect.suspend((): Effect.Effect<ReadonlyArray<string>, ProducerError> => {
+      Effect.contextWithEffect((context: Context.Context<never>): Effect.Effect<ReadonlyArray<string>, ProducerError> => {
+        const start = performance.now()
         const all = new Array<Fields>()
         for (const message of messages) {
           const fields = encodeOne(message)
@@ -191,7 +226,13 @@ export const make: {
           all.push(fields.right)
         }
         if (all.length === 0) return Effect.succeed([] as ReadonlyArray<string>)
-        return backend.addMany(stream, all, addOptions)
+        const trace = traceOf(context)
+        if (trace !== undefined) for (let i = 0; i < all.length; i++) all[i] = TraceContext.withTraceFields(all[i]!, trace)
+        return Effect.map(backend.addMany(stream, all, addOptions), (ids) => {
+          instruments.added(ids.length)
+          instruments.addDuration("addAll", (performance.now() - start) / 1000)
+          return ids
+        })
       }).pipe((effect) => spanned(effect, "Producer.addAll", attributes, "producer"))
 
     return { stream, add, addAll }

@@ -31,6 +31,12 @@
  * The Scaler never creates a stream or a group: a missing stream is
  * `StreamNotFound`, a missing group `GroupNotFound`.
  *
+ * `decide` sets the Scaler's gauges (decision, recommended / desired /
+ * active consumers, the seed's rate as a ratio, arrival and acknowledgement
+ * rates; see the `Metrics` module); `observe` decides on a Monitor's reading
+ * without a round trip; `metricPairs` gives a decision's figures as metric
+ * pairs for `Metrics.render`.
+ *
  * @since 0.1.0
  */
 import * as Clock from "effect/Clock"
@@ -41,13 +47,14 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
-import * as Ref from "effect/Ref"
+import type * as MetricPair from "effect/MetricPair"
 import * as Schedule from "effect/Schedule"
-import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import * as internalDecide from "./internal/scaler/decide.js"
 import * as internalBacklog from "./internal/scalerBacklog.js"
+import * as LibraryMetrics from "./Metrics.js"
 import * as internalOptions from "./internal/options.js"
-import type { StreamInfo } from "./StreamsBackend.js"
+import type { ConsumerInfo, GroupInfo, StreamInfo } from "./StreamsBackend.js"
 import { StreamsBackend } from "./StreamsBackend.js"
 import type { BackendError } from "./StreamsError.js"
 import { GroupNotFound, InvalidOptions } from "./StreamsError.js"
@@ -396,6 +403,49 @@ export const toJson = (d: Decision): DecisionJson => ({
 export const describe = (d: Pick<Decision, "decision" | "backlog" | "pending" | "rate">): string =>
   `Consumers should be ${d.decision} as stream length (${d.backlog}) / pending (${d.pending}) rate is ${d.rate}%`
 
+/**
+ * One reading of a group: XINFO STREAM, the group's XINFO GROUPS row, its
+ * XINFO CONSUMERS and its backlog, taken at `at` (a Monitor's `observe` has
+ * all of them).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Reading {
+  readonly at: number
+  readonly stream: StreamInfo
+  readonly group: GroupInfo
+  readonly consumers: ReadonlyArray<ConsumerInfo>
+  readonly backlog: internalBacklog.Backlog
+}
+
+/**
+ * A decision's figures as metric pairs, names and units from the `Metrics` module: the
+ * decision (1 for the current one, 0 for the others), recommended, desired
+ * and active consumers, the seed's rate as a ratio (rate / 100), and the
+ * arrival and acknowledgement rates once known. `decide` and `observe`
+ * publish them to Effect's registry.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const metricPairs = (d: Decision): Array<MetricPair.MetricPair.Untyped> => {
+  const defs = LibraryMetrics.definitions
+  const sg = { stream: d.stream, group: d.group }
+  const out = (["OUT", "IN", "NO_SCALE"] as const).map((decision) =>
+    LibraryMetrics.pair(defs.decision, { ...sg, decision }, decision === d.decision ? 1 : 0)
+  )
+  out.push(
+    LibraryMetrics.pair(defs.recommended, sg, d.recommended),
+    LibraryMetrics.pair(defs.desired, sg, d.desired),
+    LibraryMetrics.pair(defs.active, sg, d.consumers),
+    LibraryMetrics.pair(defs.backlogRatio, sg, d.rate / 100)
+  )
+  if (d.arrivalRate !== null) out.push(LibraryMetrics.pair(defs.arrivalRate, sg, d.arrivalRate))
+  if (d.ackRate !== null) out.push(LibraryMetrics.pair(defs.ackRate, sg, d.ackRate))
+  return out
+}
+
 // ---------------------------------------------------------------------------
 // options
 // ---------------------------------------------------------------------------
@@ -558,6 +608,13 @@ export interface Service {
   readonly metrics: Effect.Effect<Metrics, BackendError>
   /** a decision on fresh metrics with the configured thresholds */
   readonly decide: Effect.Effect<Decision, BackendError>
+  /**
+   * a decision on a reading made elsewhere (a Monitor's `observe`: no round
+   * trip). The reading counts for the rates but not toward scale-in
+   * stabilization, so a scrape looking on does not change what `decide`
+   * answers; `GroupNotFound` when the reading is of another group
+   */
+  readonly observe: (reading: Reading) => Effect.Effect<Decision, GroupNotFound>
   /** a decision with other thresholds (validated: `InvalidOptions`) */
   readonly decideWith: (thresholds: Thresholds) => Effect.Effect<Decision, BackendError | InvalidOptions>
   /** a decision now, then one per schedule tick (default every 15 seconds) */
@@ -574,12 +631,6 @@ export interface Service {
  */
 export class Scaler extends Context.Tag("effect-redis-streams/Scaler")<Scaler, Service>() {}
 
-interface Reading {
-  readonly at: number
-  readonly entriesAdded: number
-  readonly acked: number | null
-}
-
 /**
  * Build a Scaler over the `StreamsBackend`. Nothing is read until an
  * operation runs.
@@ -587,23 +638,25 @@ interface Reading {
  * @since 0.1.0
  * @category constructors
  */
-export const make = (
-  options: Options
-): Effect.Effect<Service, InvalidOptions, StreamsBackend | Scope.Scope> =>
+export const make = (options: Options): Effect.Effect<Service, InvalidOptions, StreamsBackend> =>
   Effect.gen(function*() {
     const resolved = yield* resolveOptions(options)
     const backend = yield* StreamsBackend
     const { group, stream } = resolved
-    const readings = yield* Ref.make<ReadonlyArray<Reading>>([])
-    const lowReadings = yield* Ref.make(0)
+    const env: internalDecide.Env = { ...resolved, rate, decision, recommend, stabilize }
+    const state = yield* internalDecide.makeState
     const spanAttributes = {
       "messaging.system": "redis",
       "messaging.destination.name": stream,
       "messaging.consumer.group.name": group
     }
-
-    const perSecond = (delta: number | null, ms: number): number | null =>
-      delta === null || delta < 0 || ms <= 0 ? null : delta * 1000 / ms
+    const groupNotFound = () =>
+      new GroupNotFound({
+        message: `Scaler: group ${group} of stream ${stream} does not exist`,
+        stream,
+        group,
+        command: "XINFO GROUPS"
+      })
 
     const metrics: Effect.Effect<Metrics, BackendError> = Effect.gen(function*() {
       const [groups, info, consumers] = yield* Effect.all([
@@ -613,16 +666,7 @@ export const make = (
       ], { concurrency: "unbounded" })
       const at = yield* Clock.currentTimeMillis
       const g = groups.find((x) => x.name === group)
-      if (g === undefined) {
-        return yield* Effect.fail(
-          new GroupNotFound({
-            message: `Scaler: group ${group} of stream ${stream} does not exist`,
-            stream,
-            group,
-            command: "XINFO GROUPS"
-          })
-        )
-      }
+      if (g === undefined) return yield* Effect.fail(groupNotFound())
       const backlog = yield* internalBacklog.backlogOf(
         backend,
         stream,
@@ -630,73 +674,23 @@ export const make = (
         resolved.backlogScanLimit,
         Effect.succeed<StreamInfo>(info)
       )
-      const consumerList = consumers.map((c): ConsumerMetrics => ({
-        name: c.name,
-        idleMs: c.idleMs,
-        pending: c.pending,
-        active: c.idleMs <= resolved.idleThresholdMs
-      }))
-      // a group that has delivered nothing yet has read 0 entries (Redis reports null until its first read)
-      const entriesRead = g.entriesRead ?? (g.lastDeliveredId === "0-0" ? 0 : null)
-      const acked = entriesRead === null ? null : entriesRead - g.pending
-      const reading: Reading = { at, entriesAdded: info.entriesAdded, acked }
-      const previous = yield* Ref.modify(readings, (rs) => {
-        const kept = rs.filter((r) => r.at >= at - resolved.rateWindowMs && r.at < at)
-        return [kept[0], [...kept, reading]] as const
-      })
-      const elapsed = previous === undefined ? 0 : at - previous.at
-      return {
-        stream,
-        group,
-        at,
-        backlog: backlog.count,
-        backlogExact: backlog.exact,
-        backlogSource: backlog.source,
-        pending: g.pending,
-        consumers: consumerList.filter((c) => c.active).length,
-        registeredConsumers: consumers.length,
-        consumerList,
-        entriesAdded: info.entriesAdded,
-        entriesRead: g.entriesRead,
-        arrivalRate: previous === undefined ? null : perSecond(info.entriesAdded - previous.entriesAdded, elapsed),
-        ackRate: previous === undefined || previous.acked === null || acked === null
-          ? null
-          : perSecond(acked - previous.acked, elapsed),
-        commands: 3 + (backlog.source === "scan" ? 1 : 0)
-      }
+      const reading = { at, stream: info, group: g, consumers, backlog }
+      return yield* internalDecide.toMetrics(env, state, reading, 3 + (backlog.source === "scan" ? 1 : 0))
     }).pipe(Effect.withSpan("Scaler.metrics", { kind: "client", attributes: spanAttributes }))
 
     const decideOn = (thresholds: Thresholds): Effect.Effect<Decision, BackendError> =>
-      Effect.gen(function*() {
-        const m = yield* metrics
-        const r = rate(m.backlog, m.pending)
-        const suggestion = decision({ rate: r, backlog: m.backlog, consumers: m.consumers }, thresholds)
-        const rec = recommend(m, resolved)
-        const stable = yield* Ref.modify(lowReadings, (low) => {
-          const s = stabilize(low, rec.desired, m.consumers, resolved.scaleInStabilization)
-          return [s, s.lowReadings] as const
-        })
-        const safeToStop = stable.recommended < m.consumers
-          ? m.consumerList
-            .filter((c) => c.active && c.pending === 0)
-            .sort((a, b) => b.idleMs - a.idleMs || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-            .slice(0, m.consumers - stable.recommended)
-            .map((c) => c.name)
-          : []
-        return {
-          ...m,
-          rate: r,
-          decision: suggestion,
-          thresholds,
-          recommended: stable.recommended,
-          desired: rec.desired,
-          byWork: rec.byWork,
-          byRate: rec.byRate,
-          lowReadings: stable.lowReadings,
-          stabilizationWindow: resolved.scaleInStabilization,
-          safeToStop
-        }
-      }).pipe(Effect.withSpan("Scaler.decide", { kind: "client", attributes: spanAttributes }))
+      Effect.flatMap(metrics, (m) => internalDecide.decide(env, state, m, thresholds, true)).pipe(
+        Effect.tap((d) => LibraryMetrics.publish(metricPairs(d))),
+        Effect.withSpan("Scaler.decide", { kind: "client", attributes: spanAttributes })
+      )
+
+    const observe = (reading: Reading): Effect.Effect<Decision, GroupNotFound> =>
+      reading.group.name !== group
+        ? Effect.fail(groupNotFound())
+        : Effect.flatMap(internalDecide.toMetrics(env, state, reading, 0), (m) =>
+          internalDecide.decide(env, state, m, resolved.thresholds, false)).pipe(
+            Effect.tap((d) => LibraryMetrics.publish(metricPairs(d)))
+          )
 
     const decide = decideOn(resolved.thresholds)
 
@@ -711,7 +705,7 @@ export const make = (
     ): Stream.Stream<Decision, BackendError> =>
       Stream.repeatEffectWithSchedule(decide, decisionsOptions?.schedule ?? Schedule.spaced(defaults.every))
 
-    return Scaler.of({ options: resolved, metrics, decide, decideWith, decisions })
+    return Scaler.of({ options: resolved, metrics, decide, decideWith, observe, decisions })
   })
 
 /**
@@ -721,7 +715,7 @@ export const make = (
  * @category layers
  */
 export const layer = (options: Options): Layer.Layer<Scaler, InvalidOptions, StreamsBackend> =>
-  Layer.scoped(Scaler, make(options))
+  Layer.effect(Scaler, make(options))
 
 /**
  * A layer of the Scaler from `Config`.
@@ -732,4 +726,4 @@ export const layer = (options: Options): Layer.Layer<Scaler, InvalidOptions, Str
 export const layerConfig = (
   config: Config.Config.Wrap<Options>
 ): Layer.Layer<Scaler, InvalidOptions | ConfigError.ConfigError, StreamsBackend> =>
-  Layer.scoped(Scaler, Effect.flatMap(Config.unwrap(config), make))
+  Layer.effect(Scaler, Effect.flatMap(Config.unwrap(config), make))

@@ -80,3 +80,10 @@ export * as Monitor from "./Monitor.js"
  * @since 0.1.0
  */
 export * as Scaler from "./Scaler.js"
+
+/**
+ * Every metric of the library (Consumer, Producer, Monitor, Scaler, serve) as Effect `Metric`s, and the Prometheus formatter.
+ *
+ * @since 0.1.0
+ */
+export * as Metrics from "./Metrics.js"

@@ -61,13 +61,26 @@ export const fieldsEncodable = (ast: AST.AST): boolean => {
 }
 
 /**
+ * Fields reserved for the trace context (`traceparent`, `tracestate`, see
+ * traceContext.ts): written by the Producer beside the message's own fields,
+ * skipped when decoding into a body or `message.fields`.
+ */
+export const RESERVED_FIELDS: ReadonlyArray<string> = ["traceparent", "tracestate"]
+
+/** one of `RESERVED_FIELDS` (lengths first: most keys differ there, and that costs no string compare) */
+const isReserved = (key: string): boolean =>
+  (key.length === 11 && key === "traceparent") || (key.length === 10 && key === "tracestate")
+
+/**
  * flat fields -> object (the last value wins for a repeated field, as most
- * clients do); a field named `__proto__` is kept as an own property
+ * clients do); a field named `__proto__` is kept as an own property; the
+ * reserved trace fields are skipped
  */
 export const fieldsToRecord = (fields: Fields): Record<string, string> => {
   const out: Record<string, string> = {}
   for (let i = 0; i + 1 < fields.length; i += 2) {
     const key = fields[i]!
+    if (isReserved(key)) continue
     if (key === "__proto__") {
       Object.defineProperty(out, key, { value: fields[i + 1]!, enumerable: true, writable: true, configurable: true })
     } else out[key] = fields[i + 1]!
