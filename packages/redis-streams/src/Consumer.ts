@@ -73,7 +73,7 @@ export type StartFrom = "beginning" | "new" | { readonly id: string }
  * @since 0.1.0
  * @category models
  */
-export interface Options<A = Record<string, string>, I = unknown> {
+export interface Options<A = Record<string, string>, I = unknown, R = never> {
   /** the stream to consume (created with the group when missing) */
   readonly stream: string
   /** the consumer group; created at `startFrom` when missing */
@@ -88,8 +88,13 @@ export interface Options<A = Record<string, string>, I = unknown> {
   readonly blockTime?: Duration.DurationInput | undefined
   /** where a group created by this Consumer starts (default "beginning"); no effect on an existing group */
   readonly startFrom?: StartFrom | undefined
-  /** decode each entry into `message.body` with this Schema; an entry that does not decode is dead-lettered */
-  readonly schema?: Schema.Schema<A, I, never> | undefined
+  /**
+   * decode each entry into `message.body` with this Schema; an entry that
+   * does not decode is dead-lettered. A schema that requires services (`R`)
+   * makes the Consumer require them too; its transformations must run
+   * synchronously.
+   */
+  readonly schema?: Schema.Schema<A, I, R> | undefined
   /** how `schema` reads an entry: one field per property ("fields", default) or one JSON `data` field ("json") */
   readonly encoding?: "fields" | "json" | undefined
   /** emit empty batches when `maxWait` passes with nothing read (the seed's polling style) */
@@ -263,10 +268,10 @@ export const defaultName: () => string = internalOptions.defaultName
  * @category constructors
  */
 export const make: {
-  <A, I>(options: Options<A, I> & { readonly schema: Schema.Schema<A, I, never> }): Effect.Effect<
+  <A, I, R>(options: Options<A, I, R> & { readonly schema: Schema.Schema<A, I, R> }): Effect.Effect<
     Service<A>,
     InvalidOptions | BackendError,
-    StreamsBackend | Scope.Scope
+    StreamsBackend | Scope.Scope | R
   >
   (options: Options): Effect.Effect<
     Service<Record<string, string>>,
@@ -359,10 +364,10 @@ export const layer = (options: Options): Layer.Layer<Consumer, InvalidOptions | 
  * @since 0.1.0
  * @category layers
  */
-export const layerAs = <Id, A, I>(
+export const layerAs = <Id, A, I, R>(
   tag: Context.Tag<Id, Service<A>>,
-  options: Options<A, I> & { readonly schema: Schema.Schema<A, I, never> }
-): Layer.Layer<Id, InvalidOptions | BackendError, StreamsBackend> => Layer.scoped(tag, make(options))
+  options: Options<A, I, R> & { readonly schema: Schema.Schema<A, I, R> }
+): Layer.Layer<Id, InvalidOptions | BackendError, StreamsBackend | R> => Layer.scoped(tag, make(options))
 
 /**
  * The options that can come from configuration (everything but the schema
@@ -394,13 +399,41 @@ export type ConfigOptions = Omit<Options, "schema" | "encoding" | "reconnect" | 
 export const layerConfig = (
   config: Config.Config.Wrap<ConfigOptions>
 ): Layer.Layer<Consumer, InvalidOptions | BackendError | ConfigError.ConfigError, StreamsBackend> =>
+  Layer.scoped(Consumer, Effect.flatMap(ConfigNs.unwrap(config), (read) => make(fromConfig(read))))
+
+const fromConfig = ({ startFrom, ...rest }: ConfigOptions): Options => ({
+  ...rest,
+  startFrom: startFrom === undefined || startFrom === "beginning" || startFrom === "new" ? startFrom : { id: startFrom }
+})
+
+/**
+ * A layer for your own (typed) Consumer tag, its options read through
+ * `Config`; the schema (and its encoding, and the reconnect policy) are
+ * given in code:
+ *
+ * ```ts
+ * Consumer.layerConfigAs(Billing, Order, {
+ *   stream: Config.string("STREAM"),
+ *   group: Config.string("GROUP"),
+ *   batchSize: Config.integer("BATCH_SIZE").pipe(Config.withDefault(100)),
+ *   maxWait: Config.duration("MAX_WAIT").pipe(Config.withDefault(Duration.seconds(1)))
+ * })
+ * ```
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerConfigAs = <Id, A, I, R>(
+  tag: Context.Tag<Id, Service<A>>,
+  schema: Schema.Schema<A, I, R>,
+  config: Config.Config.Wrap<ConfigOptions>,
+  options?: {
+    readonly encoding?: "fields" | "json" | undefined
+    readonly reconnect?: Schedule.Schedule<unknown, BackendError> | undefined
+  }
+): Layer.Layer<Id, InvalidOptions | BackendError | ConfigError.ConfigError, StreamsBackend | R> =>
   Layer.scoped(
-    Consumer,
-    Effect.flatMap(ConfigNs.unwrap(config), ({ startFrom, ...rest }) =>
-      make({
-        ...rest,
-        startFrom: startFrom === undefined || startFrom === "beginning" || startFrom === "new"
-          ? startFrom
-          : { id: startFrom }
-      }))
+    tag,
+    Effect.flatMap(ConfigNs.unwrap(config), (read) =>
+      make({ ...fromConfig(read), schema, encoding: options?.encoding, reconnect: options?.reconnect }))
   )

@@ -87,7 +87,7 @@ export const make = (options: MakeInput) =>
     const backend = yield* StreamsBackend
     const codec: Codec.Codec<any> = options.schema === undefined
       ? Codec.recordCodec
-      : Codec.make(options.schema as Schema.Schema<any, any, never>, options.encoding)
+      : Codec.make(options.schema as Schema.Schema<any, any, any>, options.encoding, yield* Effect.runtime<any>())
     const env = new Env<any>(o, backend, codec, options.schema === undefined, options.reconnect ?? defaultReconnect)
     yield* join(env)
     const lock = yield* Effect.makeSemaphore(1)
