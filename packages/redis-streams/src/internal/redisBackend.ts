@@ -29,6 +29,7 @@ import type {
 import { type BackendError, RedisConnectionError } from "../StreamsError.js"
 import * as BlockingReader from "./redisBlockingReader.js"
 import type { Client } from "./redisConnection.js"
+import * as Recovery from "./redisRecovery.js"
 import { traced } from "./redisTracing.js"
 import * as Replies from "./replies.js"
 
@@ -132,7 +133,15 @@ class RedisLane implements Lane {
 
 /** @internal */
 export const make = (connection: Connection): Service => {
-  const client: Client = connection.client
+  /** the connection's current client: replaced when the connection is rebuilt (see redisRecovery.ts) */
+  let client: Client = connection.client
+  const entry = Recovery.linkOf(connection)?.entry
+  entry?.replacedListeners.push((next) => {
+    client = next
+  })
+  /** a connection failure names the connection it happened on (role, name, when it ended / was replaced) */
+  const onConnection = (error: BackendError, used: Client): BackendError =>
+    entry !== undefined && error._tag === "RedisConnectionError" ? Recovery.annotate(error, entry, used) : error
   const endpoint = connection.endpoint
   const commandTimeoutMs = Duration.toMillis(connection.commandTimeout)
   const timeoutMs = Number.isFinite(commandTimeoutMs) ? commandTimeoutMs : undefined
@@ -198,13 +207,21 @@ export const make = (connection: Connection): Service => {
     group: string | undefined
   ): Effect.Effect<A, BackendError> =>
     Effect.async<A, BackendError>((resume) => {
+      const used = client
+      if (used.status === "end" && entry !== undefined) {
+        const ended = Recovery.endedError(entry, label, stream)
+        if (ended !== undefined) {
+          resume(Effect.fail(ended))
+          return
+        }
+      }
       let done = false
       let op: InFlight | undefined
       const fail = (cause: unknown) => {
         if (done) return
         done = true
         if (op !== undefined) inflight.delete(op)
-        resume(Effect.fail(Replies.toBackendError(cause, label, stream, group, endpoint)))
+        resume(Effect.fail(onConnection(Replies.toBackendError(cause, label, stream, group, endpoint), used)))
       }
       let promise: Promise<unknown>
       try {
@@ -220,13 +237,14 @@ export const make = (connection: Connection): Service => {
             if (done) return
             done = true
             resetStalled()
-            resume(Effect.fail(
+            resume(Effect.fail(onConnection(
               new RedisConnectionError({
                 endpoint,
                 message: `${label} ${stream} on ${endpoint} did not complete within ${timeoutMs} ms; ` +
                   `the connection was reset`
-              })
-            ))
+              }),
+              used
+            )))
           }
         }
         track(op)
@@ -716,7 +734,7 @@ export const make = (connection: Connection): Service => {
     ? Effect.sync(() => new RedisLane(self, undefined))
     : Effect.gen(function*() {
       const sibling = yield* connection.sibling
-      const lane = new RedisLane(self, make({ ...connection, client: sibling, owned: true }))
+      const lane = new RedisLane(self, make(sibling))
       // closed before its connection is quit (finalizers run in reverse order): later operations
       // given it go to the main connection
       yield* Effect.addFinalizer(() =>

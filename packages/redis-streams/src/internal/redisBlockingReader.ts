@@ -26,6 +26,7 @@ import type { BlockingReader, BlockingReadGroupOptions, ReadEntry } from "../Str
 import { type BackendError, RedisConnectionError } from "../StreamsError.js"
 import { isReplyError, parseReadGroup, toBackendError, toStr } from "./replies.js"
 import type { Client } from "./redisConnection.js"
+import * as Recovery from "./redisRecovery.js"
 import { traced } from "./redisTracing.js"
 
 /** how long an interruption waits for CLIENT UNBLOCK and the nil reply before dropping the connection */
@@ -48,9 +49,11 @@ export const make = (connection: Connection): Effect.Effect<BlockingReader, Redi
     const readerScope = yield* Effect.scope
     const semaphore = yield* Effect.makeSemaphore(1)
     const endpoint = connection.endpoint
-    const main = connection.client
     const commandTimeoutMs = Duration.toMillis(connection.commandTimeout)
     let current: Dedicated | undefined
+    // listed among the connection's connections while the reader lives; its client is replaced by `open`
+    const link = Recovery.linkOf(connection)
+    let entry: Recovery.Entry | undefined
 
     // a connection that fails (or is interrupted) half-way is closed at once, not left to the reader's scope
     const open: Effect.Effect<Dedicated, RedisConnectionError> = Effect.flatMap(
@@ -64,8 +67,17 @@ export const make = (connection: Connection): Effect.Effect<BlockingReader, Redi
             dedicated.dead = true
           }
           client.once("close", markDead)
-          client.once("end", markDead)
+          client.once("end", () => {
+            markDead()
+            if (entry !== undefined && entry.client === client) entry.endedAt = Date.now()
+          })
           current = dedicated
+          if (entry !== undefined) {
+            entry.client = client
+            entry.endedAt = undefined
+            entry.replacedAt = Date.now()
+            entry.replacements++
+          }
           return dedicated
         }).pipe(Effect.onError(() => Scope.close(scope, Exit.void)))
     )
@@ -85,11 +97,30 @@ export const make = (connection: Connection): Effect.Effect<BlockingReader, Redi
     })
 
     // the first connection is opened now, so a reader that cannot connect fails here
-    yield* open
+    const first = yield* open
+    if (link !== undefined) {
+      const e = Recovery.makeEntry({
+        role: link.registry.nextReader(),
+        connectionName: link.entry.connectionName,
+        owned: true,
+        endpoint,
+        client: first.client,
+        rebuildAttempts: 0
+      })
+      entry = e
+      yield* Effect.acquireRelease(
+        Effect.sync(() => link.registry.entries.add(e)),
+        () => Effect.sync(() => link.registry.entries.delete(e))
+      )
+    }
+    /** a connection failure names the reader's connection */
+    const onConnection = (error: BackendError, used: Client): BackendError =>
+      entry !== undefined && error._tag === "RedisConnectionError" ? Recovery.annotate(error, entry, used) : error
 
     const unblock = (d: Dedicated, pending: Promise<unknown>): Effect.Effect<void> => {
       // without a CLIENT ID, or with the main connection down (a queued CLIENT UNBLOCK could reach a
       // restarted server where the id names another client), the dedicated connection is dropped
+      const main = connection.client
       if (d.id === null || main.status !== "ready") {
         return Effect.sync(() => {
           d.dead = true
@@ -138,13 +169,14 @@ export const make = (connection: Connection): Effect.Effect<BlockingReader, Redi
           settled = true
           d.dead = true
           d.client.disconnect()
-          resume(Effect.fail(
+          resume(Effect.fail(onConnection(
             new RedisConnectionError({
               endpoint,
               message: `XREADGROUP ${options.stream} BLOCK ${blockMs} on ${endpoint} stalled: ` +
                 `no reply within ${limit} ms; the dedicated connection was dropped and the next read opens a new one`
-            })
-          ))
+            }),
+            d.client
+          )))
         }, limit)
         let pending: Promise<unknown>
         try {
@@ -152,7 +184,7 @@ export const make = (connection: Connection): Effect.Effect<BlockingReader, Redi
         } catch (err) {
           settled = true
           clearTimeout(timer)
-          resume(Effect.fail(toBackendError(err, "XREADGROUP", options.stream, options.group, endpoint)))
+          resume(Effect.fail(onConnection(toBackendError(err, "XREADGROUP", options.stream, options.group, endpoint), d.client)))
           return
         }
         pending.then(
@@ -175,7 +207,7 @@ export const make = (connection: Connection): Effect.Effect<BlockingReader, Redi
             clearTimeout(timer)
             const error = toBackendError(err, "XREADGROUP", options.stream, options.group, endpoint)
             if (error._tag === "RedisConnectionError") d.dead = true
-            resume(Effect.fail(error))
+            resume(Effect.fail(onConnection(error, d.client)))
           }
         )
         return Effect.suspend(() => {
