@@ -208,12 +208,9 @@ export const make = (connection: Connection): Service => {
   ): Effect.Effect<A, BackendError> =>
     Effect.async<A, BackendError>((resume) => {
       const used = client
-      if (used.status === "end" && entry !== undefined) {
-        const ended = Recovery.endedError(entry, label, stream)
-        if (ended !== undefined) {
-          resume(Effect.fail(ended))
-          return
-        }
+      if (entry !== undefined && entry.endedAt !== undefined) {
+        resume(Effect.fail(Recovery.endedError(entry, label, stream)))
+        return
       }
       let done = false
       let op: InFlight | undefined

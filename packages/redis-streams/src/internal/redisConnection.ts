@@ -818,8 +818,8 @@ const infoOf = (entry: Recovery.Entry): ConnectionInfo => ({
   client: entry.client,
   status: entry.failure !== undefined
     ? "failed"
-    : entry.client.status === "end" && entry.owned && entry.endedAt !== undefined
-    ? "rebuilding"
+    : entry.endedAt !== undefined
+    ? entry.owned ? "rebuilding" : "end"
     : entry.client.status,
   replacedAt: entry.replacedAt !== undefined ? new Date(entry.replacedAt) : undefined,
   replacements: entry.replacements

@@ -148,15 +148,16 @@ const userClientEnded = (entry: Entry): ConnectionEnded =>
   })
 
 /**
- * The error for an operation about to be sent on an ended client, else
- * undefined (the client is alive, or reconnecting by itself).
+ * The error for an operation about to be sent on the entry's client once it
+ * has ended (`entry.endedAt` set; its status is not enough: an ended ioredis
+ * Cluster can go from "end" back to "close" and then queue commands for
+ * ever).
  */
 export const endedError = (
   entry: Entry,
   command: string,
   stream: string
-): RedisConnectionError | ConnectionEnded | undefined => {
-  if (entry.client.status !== "end") return undefined
+): RedisConnectionError | ConnectionEnded => {
   if (entry.failure !== undefined) return entry.failure
   if (!entry.owned) return userClientEnded(entry)
   return new RedisConnectionError({
