@@ -43,6 +43,26 @@
  * - Sentinel connections follow Sentinel's `+switch-master` announcement
  *   (ioredis `failoverDetector`, on by default; `ioredis: { failoverDetector:
  *   false }` turns it off) and reconnect to the new master by themselves.
+ * - A connection that ends for good (ioredis status `"end"`: its failover
+ *   detector can leave a Sentinel client so when Sentinel switches during a
+ *   reconnection attempt) is replaced by a new one built from the same
+ *   options, with backoff (100 ms growing to 2 s), at most `rebuildAttempts`
+ *   times (30 by default): the main connection, each lane (`sibling`), and
+ *   each blocking reader's dedicated connection (on its next read), with
+ *   Sentinel, Cluster and standalone alike. Operations sent meanwhile fail
+ *   with `RedisConnectionError` naming the connection ("on the main
+ *   connection \"app\", which ended at ... and is being rebuilt"; later
+ *   failures say when it was replaced), which a Consumer's reconnect policy
+ *   retries; once the attempts are used up they fail with `ConnectionEnded`,
+ *   which it does not. `connections` lists them.
+ * - A client given to `fromClient` is never rebuilt (it is the caller's):
+ *   once it has ended, operations on it fail with `ConnectionEnded`.
+ * - A database the server does not have (`db`, or `/db` in the URL) fails
+ *   the layer with `InvalidOptions` naming it (ioredis only emits an event,
+ *   and commands would go to database 0).
+ * - What ioredis prints on the console while connecting (a password the
+ *   server does not need, a ready check refused by ACL) is logged through
+ *   Effect's logger at warning level instead.
  * - Dedicated connections (`duplicate`) have no command timeout (a blocking
  *   read must be allowed to block) and no reconnection: a lost dedicated
  *   connection fails its pending command at once, and its owner opens a new
