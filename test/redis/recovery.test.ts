@@ -137,7 +137,7 @@ describe("RedisConnection: ended connections", () => {
       yield* Effect.sleep("300 millis")
       client.disconnect()
       const error = yield* Effect.flip(backend.add(stream, ["n", "2"]))
-      assert.instanceOf(error, StreamsError.ConnectionEnded)
+      assert.instanceOf(error, StreamsError.ConnectionEnded, error.message)
       assert.notInstanceOf(error, StreamsError.RedisConnectionError)
       assert.include(error.message, "fromClient")
       assert.include(error.message, "has ended")

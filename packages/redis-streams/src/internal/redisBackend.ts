@@ -140,8 +140,7 @@ export const make = (connection: Connection): Service => {
     client = next
   })
   /** a connection failure names the connection it happened on (role, name, when it ended / was replaced) */
-  const onConnection = (error: BackendError, used: Client): BackendError =>
-    entry !== undefined && error._tag === "RedisConnectionError" ? Recovery.annotate(error, entry, used) : error
+  const onConnection = (error: BackendError, used: Client): BackendError => Recovery.onConnection(entry, error, used)
   const endpoint = connection.endpoint
   const commandTimeoutMs = Duration.toMillis(connection.commandTimeout)
   const timeoutMs = Number.isFinite(commandTimeoutMs) ? commandTimeoutMs : undefined
@@ -208,7 +207,8 @@ export const make = (connection: Connection): Service => {
   ): Effect.Effect<A, BackendError> =>
     Effect.async<A, BackendError>((resume) => {
       const used = client
-      if (entry !== undefined && entry.endedAt !== undefined) {
+      // "end" is emitted on the next tick: the status says it first
+      if (entry !== undefined && (entry.endedAt !== undefined || used.status === "end")) {
         resume(Effect.fail(Recovery.endedError(entry, label, stream)))
         return
       }

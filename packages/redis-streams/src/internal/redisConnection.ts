@@ -158,11 +158,9 @@ const tlsSecrets = (tls: object | undefined): ReadonlyArray<unknown> => {
 const tlsOption = (tls: boolean | object | undefined): object | undefined =>
   tls === true ? {} : tls === false || tls === undefined ? undefined : tls
 
-const plan = (options: Options): Effect.Effect<Plan, InvalidOptions> =>
+/** the options' shape: connectionName, what cannot be combined, tls and ioredis types */
+const checkShape = (options: Options): Effect.Effect<void, InvalidOptions> =>
   Effect.gen(function*() {
-    const connectTimeoutMs = yield* O.durationMs("RedisConnection", "connectTimeout", options.connectTimeout, DEFAULT_CONNECT_TIMEOUT_MS, 1)
-    const quitTimeoutMs = yield* O.durationMs("RedisConnection", "quitTimeout", options.quitTimeout, DEFAULT_QUIT_TIMEOUT_MS, 0)
-    const commandTimeoutDuration = yield* commandTimeout(options.commandTimeout)
     if (options.connectionName !== undefined) {
       yield* O.nonEmptyString("RedisConnection", "connectionName", options.connectionName)
       if (/\s/.test(options.connectionName)) {
@@ -185,7 +183,14 @@ const plan = (options: Options): Effect.Effect<Plan, InvalidOptions> =>
     if (options.ioredis !== undefined && (typeof options.ioredis !== "object" || options.ioredis === null)) {
       return yield* invalid("ioredis", "ioredis must be an object of ioredis options")
     }
+  })
 
+const plan = (options: Options): Effect.Effect<Plan, InvalidOptions> =>
+  Effect.gen(function*() {
+    const connectTimeoutMs = yield* O.durationMs("RedisConnection", "connectTimeout", options.connectTimeout, DEFAULT_CONNECT_TIMEOUT_MS, 1)
+    const quitTimeoutMs = yield* O.durationMs("RedisConnection", "quitTimeout", options.quitTimeout, DEFAULT_QUIT_TIMEOUT_MS, 0)
+    const commandTimeoutDuration = yield* commandTimeout(options.commandTimeout)
+    yield* checkShape(options)
     const url = options.url === undefined
       ? undefined
       : yield* parseUrl(Redacted.isRedacted(options.url) ? Redacted.value(options.url) : options.url)
@@ -945,7 +950,7 @@ export const fromClient = (
       quitTimeoutMs,
       commandTimeout: commandTimeoutDuration,
       rebuildAttempts: DEFAULT_REBUILD_ATTEMPTS,
-      connectionName: redisOptions?.connectionName,
+      connectionName: typeof redisOptions?.connectionName === "string" ? redisOptions.connectionName : undefined,
       runtime: yield* Effect.runtime<never>(),
       registry: new Recovery.Registry()
     }

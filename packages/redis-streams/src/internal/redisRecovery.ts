@@ -110,9 +110,9 @@ export const describe = (entry: Entry, used: Client = entry.client): string => {
   const parts: Array<string> = [`on the ${label(entry)}`]
   if (used !== entry.client) {
     parts.push(`(an earlier client of it; the current one was opened at ${time(entry.replacedAt ?? Date.now())})`)
-  } else if (entry.endedAt !== undefined) {
+  } else if (entry.endedAt !== undefined || entry.client.status === "end") {
     parts.push(
-      `which ended at ${time(entry.endedAt)}` +
+      `which ended at ${time(entry.endedAt ?? Date.now())}` +
         (entry.failure !== undefined
           ? " and could not be rebuilt"
           : entry.owned
@@ -128,14 +128,6 @@ export const describe = (entry: Entry, used: Client = entry.client): string => {
   return parts.join(", ").replace(", (", " (")
 }
 
-/** a RedisConnectionError of an operation, with the connection it ran on appended */
-export const annotate = (error: RedisConnectionError, entry: Entry, used: Client): RedisConnectionError =>
-  new RedisConnectionError({
-    endpoint: error.endpoint,
-    message: `${error.message} [${describe(entry, used)}]`,
-    ...(error.cause !== undefined ? { cause: error.cause } : {})
-  })
-
 /** a ConnectionEnded for a client given to fromClient that has ended */
 const userClientEnded = (entry: Entry): ConnectionEnded =>
   new ConnectionEnded({
@@ -145,6 +137,21 @@ const userClientEnded = (entry: Entry): ConnectionEnded =>
       `${entry.endedAt !== undefined ? ` at ${time(entry.endedAt)}` : ""}; the library does not rebuild a client ` +
       `it does not own: create a new client and a new layer (or use RedisConnection.layer, whose connections ` +
       `are rebuilt)`
+  })
+
+/**
+ * A RedisConnectionError of an operation, with the connection it ran on
+ * appended; on an ended client given to fromClient, ConnectionEnded.
+ */
+export const annotate = (
+  error: RedisConnectionError,
+  entry: Entry,
+  used: Client
+): RedisConnectionError | ConnectionEnded =>
+  !entry.owned && used.status === "end" ? userClientEnded(entry) : new RedisConnectionError({
+    endpoint: error.endpoint,
+    message: `${error.message} [${describe(entry, used)}]`,
+    ...(error.cause !== undefined ? { cause: error.cause } : {})
   })
 
 /**
@@ -168,6 +175,17 @@ export const endedError = (
 
 /** the delay before rebuild attempt `n + 1` (after `n` failed attempts): 100 ms, 200 ms, ... 2 s */
 export const rebuildDelayMs = (n: number): number => Math.min(n * 100, 2000)
+
+/** the failure of a connection whose rebuild attempts are used up */
+const notRebuilt = (entry: Entry, lastError: RedisConnectionError | undefined): ConnectionEnded =>
+  new ConnectionEnded({
+    endpoint: entry.endpoint,
+    connection: label(entry),
+    message: `the ${label(entry)} to ${entry.endpoint} ended at ${time(entry.endedAt ?? Date.now())} and could ` +
+      `not be rebuilt in ${entry.rebuildAttempts} attempts` +
+      (lastError !== undefined ? ` (last: ${lastError.message})` : ""),
+    ...(lastError !== undefined ? { cause: lastError } : {})
+  })
 
 /**
  * Watch `entry`'s client for "end" and rebuild it with `rebuild` (backoff
@@ -198,6 +216,8 @@ export const supervise = (
     entry.rebuildAttempt = 0
     entry.replacedAt = Date.now()
     entry.replacements++
+    // the new client is watched at once: if it ends too, a new rebuild starts (this one only logs now)
+    rebuilding = undefined
     next.client.on("end", onEnd)
     for (const listener of entry.replacedListeners) listener(next.client)
   }
@@ -231,18 +251,9 @@ export const supervise = (
       yield* log(Effect.logDebug(`rebuilding the ${label(entry)}: attempt ${n} failed: ${lastError.message}`))
       if (n < entry.rebuildAttempts) yield* Effect.sleep(rebuildDelayMs(n))
     }
-    entry.failure = new ConnectionEnded({
-      endpoint: entry.endpoint,
-      connection: label(entry),
-      message: `the ${label(entry)} to ${entry.endpoint} ended at ${time(entry.endedAt ?? Date.now())} and could ` +
-        `not be rebuilt in ${entry.rebuildAttempts} attempts` +
-        (lastError !== undefined ? ` (last: ${lastError.message})` : ""),
-      ...(lastError !== undefined ? { cause: lastError } : {})
-    })
+    entry.failure = notRebuilt(entry, lastError)
     yield* log(Effect.logError(entry.failure.message))
-  }).pipe(Effect.ensuring(Effect.sync(() => {
-    rebuilding = undefined
-  })))
+  })
 
   const onEnd = () => {
     if (closing || rebuilding !== undefined || entry.failure !== undefined) return
@@ -277,3 +288,52 @@ export const supervise = (
       })
   ).pipe(Effect.asVoid)
 }
+
+/**
+ * The entry of a blocking reader's dedicated connection (the reader replaces
+ * it itself, on its next read), listed in `link`'s registry while the scope
+ * is open; undefined without a link.
+ */
+export const readerEntry = (
+  link: Link | undefined,
+  client: Client,
+  endpoint: string
+): Effect.Effect<Entry | undefined, never, Scope.Scope> => {
+  if (link === undefined) return Effect.succeed(undefined)
+  const entry = makeEntry({
+    role: link.registry.nextReader(),
+    connectionName: link.entry.connectionName,
+    owned: true,
+    endpoint,
+    client,
+    rebuildAttempts: 0
+  })
+  return Effect.acquireRelease(
+    Effect.sync(() => link.registry.entries.add(entry)),
+    () => Effect.sync(() => link.registry.entries.delete(entry))
+  ).pipe(Effect.as(entry))
+}
+
+/** a blocking reader opened a new dedicated connection */
+export const readerReplaced = (entry: Entry | undefined, client: Client): void => {
+  if (entry === undefined) return
+  entry.client = client
+  entry.endedAt = undefined
+  entry.replacedAt = Date.now()
+  entry.replacements++
+}
+
+/** a blocking reader's dedicated connection ended */
+export const readerEnded = (entry: Entry | undefined, client: Client): void => {
+  if (entry !== undefined && entry.client === client) entry.endedAt = Date.now()
+}
+
+/** `annotate` for any backend error (only connection errors change), when there is an entry */
+export const onConnection = <E extends { readonly _tag: string }>(
+  entry: Entry | undefined,
+  error: E,
+  used: Client
+): E | RedisConnectionError | ConnectionEnded =>
+  entry !== undefined && error._tag === "RedisConnectionError"
+    ? annotate(error as unknown as RedisConnectionError, entry, used)
+    : error
