@@ -60,7 +60,7 @@ const settlesAt = (count: Effect.Effect<number>, expected: number, timeoutMs = 5
  * ioredis's `connect()` sets it when an attempt fails with "Connection is
  * closed." (the race of the issue): `flushQueue` then `setStatus("end")`.
  */
-export const forceEnd = (client: Redis): void => {
+const forceEnd = (client: Redis): void => {
   const waiting = client.status === "reconnecting"
   client.disconnect()
   if (waiting && client.status !== "end") {
