@@ -122,6 +122,32 @@ describe("RedisConnection: ended connections", () => {
       assert.match(error.message, new RegExp(`\\[on the main connection "${name}", replaced at \\d{4}-\\d\\d-\\d\\dT`))
     }))
 
+  it.scopedLive("a blocking reader whose connection ends fails the read naming it, and reads on a new connection next", () =>
+    Effect.gen(function*() {
+      const name = uniqueKey("reader")
+      const { backend, connection } = yield* services(
+        Layer.merge(RedisBackend.layerRedis({ url: Redacted.make(redisUrl()), connectionName: name }), testLogLevel)
+      )
+      const stream = uniqueKey("s")
+      yield* backend.createGroup(stream, "g", { id: "$", mkStream: true })
+      const reader = yield* backend.blockingReader
+      const read = reader.readGroup({ stream, group: "g", consumer: "c", id: ">", blockMs: 2000 })
+      const pending = yield* Effect.fork(Effect.either(read))
+      yield* Effect.sleep("100 millis")
+      const dedicated = (yield* connection.connections).find((c) => c.role === "blocking reader 1")
+      assert.isDefined(dedicated)
+      dedicated!.client.disconnect()
+      const failed = yield* Fiber.join(pending)
+      assert.isTrue(failed._tag === "Left" && failed.left._tag === "RedisConnectionError")
+      if (failed._tag === "Left") assert.include(failed.left.message, `[on the blocking reader 1 connection "${name}"`)
+      yield* backend.add(stream, ["n", "1"])
+      const entries = yield* read
+      assert.strictEqual(entries.length, 1)
+      const after = (yield* connection.connections).find((c) => c.role === "blocking reader 1")
+      assert.strictEqual(after?.replacements, 1)
+      assert.notStrictEqual(after?.client, dedicated!.client)
+    }))
+
   it.scopedLive("a client given to fromClient is not rebuilt: once ended, operations fail with ConnectionEnded, and a Consumer's run ends with it instead of retrying", () =>
     Effect.gen(function*() {
       const client = new Redis(redisUrl(), { lazyConnect: true })
