@@ -156,8 +156,17 @@ describe("RedisConnection: ended connections", () => {
       const layer = Layer.provideMerge(RedisBackend.layer, RedisConnection.layerFromClient(client))
       const stream = uniqueKey("s")
       const { backend, connection, context } = yield* services(Layer.merge(layer, testLogLevel))
-      const consumer = yield* Consumer.make({ stream, group: "g", batchSize: 10, maxWait: "10 millis", blockTime: "200 millis", claimIdle: "1 second", claimInterval: "200 millis" })
-        .pipe(Effect.provide(context))
+      // a run on the user's connection (a run with a lane of its own reads and acknowledges on that
+      // library-owned connection, which is rebuilt, and does not touch the user's client)
+      const consumer = yield* Consumer.make({
+        stream,
+        group: "g",
+        batchSize: 10,
+        maxWait: "10 millis",
+        blockTime: "200 millis",
+        reclaim: { idle: "1 second", interval: "200 millis" },
+        connection: { shared: true }
+      }).pipe(Effect.provide(context))
       yield* backend.add(stream, ["n", "1"])
       const run = yield* consumer.process(() => Effect.void).pipe(Effect.fork)
       yield* Effect.sleep("300 millis")
