@@ -268,5 +268,5 @@ layer(Layer.mergeAll(Layer.scoped(Env, Effect.map(cli, (c) => ({ cli: c }))), te
       assert.strictEqual(JSON.parse(scale.body).stream, names[0])
       const stopped = yield* served.stop
       assert.strictEqual(stopped.code, 0, stopped.stderr)
-    }))
+    }), { timeout: 180_000 }) // about 50 CLI processes: 30-60 s on a 2-core machine, more when it is busy
 })
