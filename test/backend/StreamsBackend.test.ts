@@ -335,6 +335,20 @@ forEachBackend("StreamsBackend", (it, backendName) => {
       )
     }))
 
+  it.effect("addMany: 2,500 entries (three chunks on Redis) with NOMKSTREAM and MAXLEN on an existing stream", () =>
+    Effect.gen(function*() {
+      const { backend, kit } = yield* services
+      const key = kit.key("addmany-chunks")
+      yield* backend.add(key, ["n", "first"])
+      const batch = Array.from({ length: 2500 }, (_, i) => ["n", String(i), "pad", "x".repeat(i % 7)])
+      const ids = yield* backend.addMany(key, batch, { noMkStream: true, trim: { strategy: "maxlen", threshold: 1200 } })
+      assert.strictEqual(ids.length, 2500)
+      for (let i = 1; i < ids.length; i++) assert.isTrue(compareIds(ids[i - 1]!, ids[i]!) < 0)
+      // trimmed after every add, as XADD MAXLEN does: the last 1,200 remain
+      assert.deepStrictEqual(yield* backend.range(key, { count: 3000 }), ids.slice(1300).map((id, i) => ({ id, fields: batch[1300 + i]! })))
+      assert.strictEqual((yield* backend.streamInfo(key)).entriesAdded, 2501)
+    }))
+
   it.effect("addMany: a trim option applies to every add", () =>
     Effect.gen(function*() {
       const { backend, kit } = yield* services
