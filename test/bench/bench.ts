@@ -29,7 +29,7 @@
  * for raw ioredis), then BENCH_ROUNDS rounds (default 15); within a round the sides run back to
  * back, in alternating order. The peers run in the warm-up rounds and the first BENCH_PEER_ROUNDS
  * (default 5); worker, latency and blocking in min(BENCH_WARMUP, 1) + BENCH_EXTRA_ROUNDS (default
- * min(BENCH_ROUNDS, 5)). Their sizes scale with BENCH_MESSAGES (BENCH_PEER_MESSAGES default /20,
+ * min(BENCH_ROUNDS, 5), 3 for worker). Their sizes scale with BENCH_MESSAGES (BENCH_PEER_MESSAGES default /20,
  * BENCH_WORKER_MESSAGES and BENCH_LATENCY_MESSAGES /10). The tables show each side's best round; a
  * ratio is the median over the rounds of library / other side in the same round, which a machine
  * whose speed drifts between rounds (this one does, by up to 2x) does not bias.

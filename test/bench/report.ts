@@ -37,7 +37,9 @@ export const report = (rounds: ReadonlyArray<Round>, warmups: ReadonlyArray<Roun
   const best = (work: Work, side: string) => Math.max(...values(work, side))
   const ratios = (work: Work, side: string, base: string | ((r: Round) => number)) =>
     rounds
-      .filter((r) => has(r, work, side) && (typeof base !== "string" || has(r, work, base)))
+      .filter((r) =>
+        has(r, work, side) && (typeof base === "string" ? has(r, work, base) : Number.isFinite(base(r)))
+      )
       .map((r) => value(r, work, side) / (typeof base === "string" ? value(r, work, base) : base(r)))
   const ratio = (work: Work, side: string, base: string | ((r: Round) => number)) => median(ratios(work, side, base))
   const list = (work: Work, side: string, base: string) => ratios(work, side, base).map((x) => x.toFixed(2)).join(" ")
