@@ -321,7 +321,7 @@ forEachBackend("StreamsBackend", (it, backendName) => {
     Effect.gen(function*() {
       const { backend, kit } = yield* services
       const key = kit.key("addmany-partial")
-      // 2,500 entries: three pipeline chunks on Redis; two have an odd field list (XADD's arity error)
+      // 2,500 entries: ten chunks on Redis (scripts; the two holding an odd field list, XADD's arity error, pipelines)
       const batch = Array.from({ length: 2500 }, (_, i) => i === 1500 || i === 2200 ? ["lonely"] : ["n", String(i)])
       const err = yield* failsWith(backend.addMany(key, batch), "RedisCommandError")
       assert.strictEqual(err.command, "XADD")
@@ -335,7 +335,7 @@ forEachBackend("StreamsBackend", (it, backendName) => {
       )
     }))
 
-  it.effect("addMany: 2,500 entries (three chunks on Redis) with NOMKSTREAM and MAXLEN on an existing stream", () =>
+  it.effect("addMany: 2,500 entries (ten script chunks on Redis) with NOMKSTREAM and MAXLEN on an existing stream", () =>
     Effect.gen(function*() {
       const { backend, kit } = yield* services
       const key = kit.key("addmany-chunks")

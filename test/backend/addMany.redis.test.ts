@@ -1,6 +1,7 @@
 /**
  * The Redis backend's addMany sends each chunk as one EVAL of a Lua script
- * (internal/redisAddMany.ts) where the server allows it, else pipelined XADD.
+ * (internal/redisAddMany.ts: chunks of 250, 8 in flight) where the server
+ * allows it, else pipelined XADD (chunks of 1,000, 4 in flight).
  * The shared suite (StreamsBackend.test.ts) and the differential test check
  * that the results are those of XADD on both backends; this file checks what
  * only Redis has: one EVAL per chunk, the entries that go in a pipeline
@@ -78,14 +79,14 @@ const warningsOf = <A, E, R>(self: Effect.Effect<A, E, R>) =>
   })
 
 describe("RedisBackend addMany (a script per chunk)", () => {
-  it.scopedLive("each chunk of 1,000 entries is one EVAL; the XADDs run inside it; ids in order", () =>
+  it.scopedLive("each chunk of 250 entries is one EVAL; the XADDs run inside it; ids in order", () =>
     Effect.gen(function*() {
       const server = yield* startRedisServer()
       const raw = yield* rawClient(server.url)
       const backend = yield* build(server.url)
       const stream = uniqueKey("script")
       const ids = yield* backend.addMany(stream, numbered(2500), { trim: { strategy: "maxlen", threshold: 2000 } })
-      assert.strictEqual(yield* calls(raw, "eval"), 3)
+      assert.strictEqual(yield* calls(raw, "eval"), 10)
       assert.strictEqual(yield* calls(raw, "xadd"), 2500)
       const s = yield* stored(backend, stream)
       // trimmed after every add, as XADD MAXLEN does
@@ -113,8 +114,8 @@ describe("RedisBackend addMany (a script per chunk)", () => {
       const raw = yield* rawClient(server.url)
       const backend = yield* build(server.url)
       const stream = uniqueKey("odd")
-      // chunk 1 holds an odd field list (pipeline), chunk 2 is plain (script)
-      const batch = numbered(2000).map((f, i) => i === 10 ? ["lonely"] : f)
+      // chunk 1 (250 entries) holds an odd field list (a pipeline), chunk 2 is plain (a script)
+      const batch = numbered(500).map((f, i) => i === 10 ? ["lonely"] : f)
       const error = yield* failure(backend.addMany(stream, batch))
       assert.strictEqual(error._tag, "RedisCommandError")
       if (error._tag === "RedisCommandError") {
@@ -122,7 +123,7 @@ describe("RedisBackend addMany (a script per chunk)", () => {
         assert.strictEqual(error.reply, "ERR wrong number of arguments for 'xadd' command")
       }
       assert.strictEqual(yield* calls(raw, "eval"), 1)
-      assert.strictEqual(yield* backend.length(stream), 1999)
+      assert.strictEqual(yield* backend.length(stream), 499)
       // more field names and values than Lua's unpack takes: a pipeline, added whole
       const wide = Array.from({ length: 5000 }, (_, i) => String(i))
       const [id] = yield* backend.addMany(stream, [wide])

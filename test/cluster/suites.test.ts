@@ -122,7 +122,7 @@ if (unavailable !== undefined) {
 
       // ------------------------------------------------------------------ Producer
 
-      it.scoped("Producer: add and addAll on a stream of every shard, 2,500 entries in one call (3 pipelines), ids in order, stored on the slot's node", () =>
+      it.scoped("Producer: add and addAll on a stream of every shard, 2,500 entries in one call (10 script chunks), ids in order, stored on the slot's node", () =>
         Effect.gen(function*() {
           const { backend, kit, topology } = yield* services
           for (const stream of [kit.key("p"), kit.key("p"), kit.key("p")]) {

@@ -340,11 +340,11 @@ export interface Service {
   readonly add: (stream: string, fields: Fields, options?: AddOptions) => Effect.Effect<string, BackendError>
   /**
    * many XADDs, in order; returns their ids in order. The Redis backend
-   * sends chunks of 1,000 (or about 1 MiB of fields) with 4 in flight, so up
-   * to 4,000 small entries take one round trip; each chunk is one Lua script
-   * running its XADDs where the server allows scripts (applied atomically),
-   * else a pipeline. If one fails, the others are still applied and the first
-   * error is returned.
+   * sends chunks of 250 entries, each one Lua script running its XADDs
+   * (applied atomically), 8 in flight, so up to 2,000 small entries take one
+   * round trip; where scripts are refused, pipelines of 1,000 XADDs, 4 in
+   * flight. If one fails, the others are still applied and the first error
+   * is returned.
    */
   readonly addMany: (
     stream: string,

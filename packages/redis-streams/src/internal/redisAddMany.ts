@@ -8,10 +8,10 @@
  *
  * Why a script: ioredis spends about 8 µs of Node CPU per pipelined XADD (a
  * Command, a promise, its reply) against about 2 µs in Redis; one EVAL per
- * 1,000 entries costs Node one command per chunk.
+ * 250 entries costs Node one command per chunk.
  *
  * EVAL and not EVALSHA: the body (under 1 KB) travels with each chunk of about
- * 100 KB, and Redis hashes it (a few µs per chunk) to find the compiled script
+ * 30 KB, and Redis hashes it (a few µs per chunk) to find the compiled script
  * in its cache. In exchange there is never a NOSCRIPT: with EVALSHA, a chunk
  * refused with NOSCRIPT (a flushed script cache, a failover to a server that
  * never saw the script) while later chunks of the same call, already written,
@@ -26,8 +26,21 @@ import * as Replies from "./replies.js"
 
 type Arg = string | number
 
-/** entries per chunk (one EVAL, or one pipeline) */
-export const CHUNK_ENTRIES = 1000
+/**
+ * Entries per script chunk, and script chunks in flight at once (so up to 2,000 entries take one
+ * round trip). While a script runs the server runs nothing else: a chunk of 250 entries of 100
+ * bytes held it about 1 ms on a busy 2-core machine (1,000 entries: about 4 ms, with no more
+ * throughput), measured by `pnpm bench` (INFO commandstats) with another client's PING p99.
+ */
+export const SCRIPT_CHUNK = { entries: 250, window: 8 } as const
+
+/**
+ * Entries per pipeline chunk (where scripts are refused), and pipelines in flight at once: beyond
+ * that, writing everything at once is slower (the pending commands and their promises weigh on the
+ * GC) than keeping a few chunks in flight. Redis serves other clients between the parts of a
+ * pipeline it reads (16 KB at a time), so a pipeline's size does not hold the server.
+ */
+export const PIPELINE_CHUNK = { entries: 1000, window: 4 } as const
 
 /**
  * a chunk also ends once its field names and values reach this many characters (about 1 MiB): a
@@ -35,9 +48,6 @@ export const CHUNK_ENTRIES = 1000
  * server runs nothing else while a chunk runs
  */
 export const CHUNK_CHARS = 1 << 20
-
-/** chunks in flight at once (so up to 4,000 entries of 100 bytes take one round trip) */
-export const WINDOW = 4
 
 /**
  * Entries with more field names and values than this go in a pipeline: the script passes an
@@ -93,8 +103,12 @@ const scriptable = (fields: Fields): boolean =>
   fields.length > 0 && fields.length % 2 === 0 && fields.length <= SCRIPT_MAX_FIELDS
 
 /** the end of the chunk starting at `from`, and whether the script can add all of it */
-const chunkEnd = (entries: ReadonlyArray<Fields>, from: number): { readonly to: number; readonly script: boolean } => {
-  const last = Math.min(from + CHUNK_ENTRIES, entries.length)
+const chunkEnd = (
+  entries: ReadonlyArray<Fields>,
+  from: number,
+  size: number
+): { readonly to: number; readonly script: boolean } => {
+  const last = Math.min(from + size, entries.length)
   let chars = 0
   let script = true
   let to = from
@@ -196,9 +210,8 @@ export const make = (client: Client): AddMany => {
     )
 
   const start = async (stream: string, prefix: ReadonlyArray<Arg>, entries: ReadonlyArray<Fields>) => {
-    // chunks with at most WINDOW in flight: beyond that, writing everything at once is slower (the
-    // pending commands weigh on the GC) than keeping a few chunks in flight. Each chunk's replies
-    // become ids as they arrive.
+    // chunks, a few in flight (SCRIPT_CHUNK, PIPELINE_CHUNK); each chunk's replies become ids as
+    // they arrive
     const ids = new Array<string>(entries.length)
     // the first failure in entry order (a chunk sent again as a pipeline completes after the ones
     // written behind it); the other XADDs still apply, as Redis runs them
@@ -208,7 +221,8 @@ export const make = (client: Client): AddMany => {
     }
     const inflight: Array<Promise<void>> = []
     for (let from = 0; from < entries.length;) {
-      const chunk = chunkEnd(entries, from)
+      const limits = scripts === "refused" ? PIPELINE_CHUNK : SCRIPT_CHUNK
+      const chunk = chunkEnd(entries, from, limits.entries)
       const offset = from
       const probe = chunk.script && scripts === "unknown"
       const sent = chunk.script && scripts !== "refused"
@@ -230,7 +244,7 @@ export const make = (client: Client): AddMany => {
       // the first script chunk on this connection goes alone: if the server refuses scripts, that
       // is found once (one refusal in the ACL log), not once per chunk in flight
       if (probe) await done
-      if (inflight.length >= WINDOW) await inflight.shift()
+      if (inflight.length >= limits.window) await inflight.shift()
       from = chunk.to
     }
     await Promise.all(inflight)
