@@ -2,7 +2,7 @@
  * pnpm bench: the library against raw ioredis doing the same work, and against its peers, in one
  * run, on a real Redis (REDIS_URL, else a redis-server started for the run).
  *
- * - produce: Producer.addAll (a Lua script per chunk of 1,000) vs raw pipelined XADD, 200,000
+ * - produce: Producer.addAll (a Lua script per chunk of 250) vs raw pipelined XADD, 200,000
  *   entries of 100 bytes;
  * - consume: Consumer.batches + batch.ack at batch size 100, with 1 and 4 consumers, vs a raw loop of
  *   XREADGROUP COUNT 100 + one XACK per batch over the same data; the library with its default

@@ -11,7 +11,7 @@
  * "blocking": what a bulk add costs the server's other clients: a probe (a process of its own:
  * probe.ts) sends PING after PING on its own connection while 100 B entries are added, and reports
  * p50 / p99 / max of its round trips: with nothing else running, during `Producer.addAll` (a
- * script per chunk of 1,000) and during raw pipelined XADD (chunks of 1,000, 4 in flight, as the
+ * script per chunk of 250) and during raw pipelined XADD (chunks of 1,000, 4 in flight, as the
  * library sends where scripts are refused).
  */
 import { Deferred, Effect, Fiber } from "effect"

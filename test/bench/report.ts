@@ -113,7 +113,7 @@ export const report = (rounds: ReadonlyArray<Round>, warmups: ReadonlyArray<Roun
   }
 
   const chunkMs = median(values("blocking", "scriptChunkMs"))
-  out(`the server ran each chunk's script (1,000 entries of 100 bytes) in ${ms(chunkMs).trim()} ms (INFO commandstats)`)
+  out(`the server ran each chunk's script (250 entries of 100 bytes) in ${ms(chunkMs).trim()} ms (INFO commandstats)`)
   out(
     `ratios per round: produce ${list("produce", "lib", "raw")}; consume1 ${list("consume1", "lib", "raw")}; consume4 ${
       list("consume4", "lib", "raw")
