@@ -29,8 +29,8 @@ type Arg = string | number
 /**
  * Entries per script chunk, and script chunks in flight at once (so up to 2,000 entries take one
  * round trip). While a script runs the server runs nothing else: a chunk of 250 entries of 100
- * bytes held it about 1 ms on a busy 2-core machine (1,000 entries: about 4 ms, with no more
- * throughput), measured by `pnpm bench` (INFO commandstats) with another client's PING p99.
+ * bytes held it 0.5-1.2 ms on a busy 2-core machine (1,000 entries: about 4 ms, with no more
+ * throughput), measured by `pnpm bench` (INFO commandstats, another client's PING p99).
  */
 export const SCRIPT_CHUNK = { entries: 250, window: 8 } as const
 
@@ -38,7 +38,8 @@ export const SCRIPT_CHUNK = { entries: 250, window: 8 } as const
  * Entries per pipeline chunk (where scripts are refused), and pipelines in flight at once: beyond
  * that, writing everything at once is slower (the pending commands and their promises weigh on the
  * GC) than keeping a few chunks in flight. Redis serves other clients between the parts of a
- * pipeline it reads (16 KB at a time), so a pipeline's size does not hold the server.
+ * pipeline it reads (16 KB at a time), so a pipeline holds the server less than a script of the
+ * same size.
  */
 export const PIPELINE_CHUNK = { entries: 1000, window: 4 } as const
 
