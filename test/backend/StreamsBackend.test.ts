@@ -321,7 +321,7 @@ forEachBackend("StreamsBackend", (it, backendName) => {
     Effect.gen(function*() {
       const { backend, kit } = yield* services
       const key = kit.key("addmany-partial")
-      // 2,500 entries: three pipeline chunks on Redis; two have an odd field list (XADD's arity error)
+      // 2,500 entries: ten chunks on Redis (scripts; the two holding an odd field list, XADD's arity error, pipelines)
       const batch = Array.from({ length: 2500 }, (_, i) => i === 1500 || i === 2200 ? ["lonely"] : ["n", String(i)])
       const err = yield* failsWith(backend.addMany(key, batch), "RedisCommandError")
       assert.strictEqual(err.command, "XADD")
@@ -333,6 +333,20 @@ forEachBackend("StreamsBackend", (it, backendName) => {
         all.map((e) => e.fields[1]),
         batch.flatMap((f, i) => f.length === 2 ? [String(i)] : [])
       )
+    }))
+
+  it.effect("addMany: 2,500 entries (ten script chunks on Redis) with NOMKSTREAM and MAXLEN on an existing stream", () =>
+    Effect.gen(function*() {
+      const { backend, kit } = yield* services
+      const key = kit.key("addmany-chunks")
+      yield* backend.add(key, ["n", "first"])
+      const batch = Array.from({ length: 2500 }, (_, i) => ["n", String(i), "pad", "x".repeat(i % 7)])
+      const ids = yield* backend.addMany(key, batch, { noMkStream: true, trim: { strategy: "maxlen", threshold: 1200 } })
+      assert.strictEqual(ids.length, 2500)
+      for (let i = 1; i < ids.length; i++) assert.isTrue(compareIds(ids[i - 1]!, ids[i]!) < 0)
+      // trimmed after every add, as XADD MAXLEN does: the last 1,200 remain
+      assert.deepStrictEqual(yield* backend.range(key, { count: 3000 }), ids.slice(1300).map((id, i) => ({ id, fields: batch[1300 + i]! })))
+      assert.strictEqual((yield* backend.streamInfo(key)).entriesAdded, 2501)
     }))
 
   it.effect("addMany: a trim option applies to every add", () =>

@@ -1,13 +1,18 @@
 /**
  * One work of `pnpm bench` in its own Node process (see bench.ts):
  *
- *   tsx measure.ts <work> <redis-url>        work: produce | consume1 | consume4
+ *   tsx measure.ts <work> <redis-url>   work: produce | consume1 | consume4 | worker | latency | blocking
  *
- * Runs BENCH_WARMUP + BENCH_ROUNDS rounds; a round runs every side once (raw ioredis, the library,
- * for consume also the library without read-ahead), back to back, alternating which goes first.
- * For consume, every run reads the same BENCH_MESSAGES entries through a new group; produce writes
- * to a new stream and deletes it. Prints `{ "warmups": [...], "rounds": [...] }`, each round a map
- * from side to msgs/s.
+ * Runs warm-up rounds, then measured rounds; a round runs every side once (raw ioredis, the
+ * library, for consume also the library without read-ahead, the peers: peers.ts), back to back,
+ * alternating which goes first. For consume, every run reads the same BENCH_MESSAGES entries
+ * through a new group; produce writes to a new stream and deletes it. produce and the consume works
+ * run BENCH_WARMUP + BENCH_ROUNDS rounds, the peers in the warm-up rounds and the first
+ * BENCH_PEER_ROUNDS measured ones (default 5); worker, latency and blocking (worker.ts,
+ * latency.ts) run min(BENCH_WARMUP, 1) + BENCH_EXTRA_ROUNDS rounds (default min(BENCH_ROUNDS, 5),
+ * 3 for worker).
+ * Prints `{ "warmups": [...], "rounds": [...] }`, each round a map from side (or side and figure,
+ * as `lib10InFlight`, `libP99`) to a number (msgs/s, ms, a fraction).
  */
 import { Effect, Redacted, Stream } from "effect"
 import { Consumer, Producer, RedisBackend, StreamsBackend } from "effect-redis-streams"
@@ -15,8 +20,17 @@ import { Redis } from "ioredis"
 import * as Fs from "node:fs/promises"
 import * as Inspector from "node:inspector"
 import { PerformanceObserver } from "node:perf_hooks"
+import { libLatency, rawLatency, rawPipelined, whileProbed } from "./latency.js"
+import { bullConsume, bullProduce, hasRedisBenchmark, serverCeiling } from "./peers.js"
+import { bullWorker, latencies, libWorker, workerEntries } from "./worker.js"
 
 const N = Number(process.env["BENCH_MESSAGES"] ?? 200_000)
+/** BullMQ's job count (its rate does not depend on it; a job costs it several times an entry) */
+const PEER_N = Number(process.env["BENCH_PEER_MESSAGES"] ?? Math.max(1000, Math.round(N / 20)))
+/** the worker work's messages (20,000 in a full run) and the latency work's */
+const WORKER_N = Number(process.env["BENCH_WORKER_MESSAGES"] ?? Math.max(1000, Math.round(N / 10)))
+const LATENCY_N = Number(process.env["BENCH_LATENCY_MESSAGES"] ?? Math.max(2000, Math.round(N / 10)))
+const LATENCY_RATE = 10_000
 const BATCH = 100
 const CHUNK = 1000
 const payload = "x".repeat(100)
@@ -104,33 +118,97 @@ const libConsume = (stream: string, group: string, consumers: number, readAhead:
 const [work, url] = process.argv.slice(2) as [string, string]
 const ROUNDS = Number(process.env["BENCH_ROUNDS"] ?? 15)
 const WARMUP = Number(process.env["BENCH_WARMUP"] ?? 3)
+const PEER_ROUNDS = Number(process.env["BENCH_PEER_ROUNDS"] ?? 5)
+const extra = work === "worker" || work === "latency" || work === "blocking"
+// the worker work's rounds are long (20,000 messages through a handler of 5.9 ms on average, 3 pairs of sides)
+const EXTRA_ROUNDS = Number(process.env["BENCH_EXTRA_ROUNDS"] ?? Math.min(ROUNDS, work === "worker" ? 3 : 5))
+const warmupRounds = extra ? Math.min(WARMUP, 1) : WARMUP
+const measuredRounds = extra ? EXTRA_ROUNDS : ROUNDS
 const redis = new Redis(url)
+const ceiling = work === "produce" && hasRedisBenchmark()
+if (work === "produce" && !ceiling) process.stderr.write("note: redis-benchmark is not on PATH: the server ceiling is skipped\n")
 /**
  * Sides: raw ioredis, the library, the library without read-ahead. With 4 consumers, each has a
  * connection of its own on both sides (4 ioredis clients; the Consumers' lanes, the default), and
- * the "Shared" sides run the 4 on one connection (one client; `sharedConnection: true`).
+ * the "Shared" sides run the 4 on one connection (one client; `connection: { shared: true }`). Peers
+ * (produce, consume1): BullMQ, redis-benchmark.
  */
 const allSides = work === "produce"
   ? ["raw", "lib"]
   : work === "consume4"
   ? ["raw", "lib", "libNoReadAhead", "rawShared", "libShared"]
-  : ["raw", "lib", "libNoReadAhead"]
+  : work === "consume1"
+  ? ["raw", "lib", "libNoReadAhead"]
+  : work === "worker"
+  ? ["lib10", "bullmq10", "lib50", "bullmq50", "libFast50", "bullmqFast50"]
+  : work === "latency"
+  ? ["lib", "raw"]
+  : ["idle", "script", "pipelined"]
+const peerSides = work === "produce" ? ["bullmq", ...(ceiling ? ["ceiling"] : [])] : work === "consume1" ? ["bullmq1", "bullmq50"] : []
 // BENCH_SIDES=lib,raw: only these sides (for profiling one side)
-const sides = process.env["BENCH_SIDES"] ? allSides.filter((s) => process.env["BENCH_SIDES"]!.split(",").includes(s)) : allSides
+const only = (sides: ReadonlyArray<string>) =>
+  process.env["BENCH_SIDES"] ? sides.filter((s) => process.env["BENCH_SIDES"]!.split(",").includes(s)) : sides
+const sidesOf = (round: number) => only(round < warmupRounds + PEER_ROUNDS ? [...allSides, ...peerSides] : allSides)
 const base = `bench-${work}-${Date.now()}`
 let iteration = 0
+const workerLatencies = latencies(WORKER_N)
 
-const once = (side: string): Effect.Effect<number, unknown, StreamsBackend.StreamsBackend> =>
+/** the worker work's sides: `lib10` = the library at concurrency 10; `Fast`: a handler that returns at once */
+const workerSide = (side: string, n: number): Effect.Effect<Record<string, number>, unknown, StreamsBackend.StreamsBackend> => {
+  const concurrency = Number(/\d+$/.exec(side)![0])
+  const latency = side.includes("Fast") ? undefined : workerLatencies
+  const result = side.startsWith("lib")
+    ? libWorker(base, `g-${n}`, WORKER_N, concurrency, latency)
+    : Effect.promise(() => bullWorker(url, `${base}-${n}`, WORKER_N, concurrency, latency))
+  return Effect.map(result, (r) => ({ [side]: r.rate, ...(latency === undefined ? {} : { [`${side}InFlight`]: r.inFlight }) }))
+}
+
+const once = (side: string): Effect.Effect<Record<string, number>, unknown, StreamsBackend.StreamsBackend> =>
   Effect.gen(function*() {
     const backend = yield* StreamsBackend.StreamsBackend
     const n = iteration++
+    if (work === "worker") return yield* workerSide(side, n)
+    if (work === "latency") {
+      const stream = `${base}-${n}`
+      const p = side === "lib"
+        ? yield* libLatency(stream, LATENCY_N, LATENCY_RATE)
+        : yield* Effect.promise(() => rawLatency(url, stream, LATENCY_N, LATENCY_RATE))
+      yield* Effect.promise(() => redis.del(stream))
+      return { [`${side}P50`]: p.p50, [`${side}P99`]: p.p99, [`${side}Max`]: p.max }
+    }
+    if (work === "blocking") {
+      const stream = `${base}-${n}`
+      const evals = () => Effect.promise(() => commandStats(redis, "eval"))
+      const before = yield* evals()
+      const p = yield* Effect.promise(() =>
+        whileProbed(url, () =>
+          side === "idle"
+            ? new Promise((resolve) => setTimeout(resolve, 300))
+            : side === "pipelined"
+            ? rawPipelined(redis, stream, N)
+            : Effect.runPromise(Effect.provideService(libProduce(stream), StreamsBackend.StreamsBackend, backend))))
+      yield* Effect.promise(() => redis.del(stream))
+      // how long the server ran each script (one chunk): the time it runs nothing else
+      const after = yield* evals()
+      const chunk = side === "script" && after.calls > before.calls
+        ? { scriptChunkMs: (after.usec - before.usec) / (after.calls - before.calls) / 1000 }
+        : {}
+      return { [`${side}P50`]: p.p50, [`${side}P99`]: p.p99, [`${side}Max`]: p.max, ...chunk }
+    }
     if (work === "produce") {
       const target = `${base}-${n}`
       const rate = side === "raw"
         ? yield* Effect.promise(() => rawProduce(redis, target))
+        : side === "bullmq"
+        ? yield* Effect.promise(() => bullProduce(url, target, PEER_N))
+        : side === "ceiling"
+        ? yield* Effect.promise(() => serverCeiling(url, target, N))
         : yield* libProduce(target)
       yield* Effect.promise(() => redis.del(target))
-      return rate
+      return { [side]: rate }
+    }
+    if (side === "bullmq1" || side === "bullmq50") {
+      return { [side]: yield* Effect.promise(() => bullConsume(url, `${base}-${n}`, PEER_N, side === "bullmq1" ? 1 : 50)) }
     }
     const consumers = work === "consume1" ? 1 : 4
     const group = `g-${n}`
@@ -140,7 +218,7 @@ const once = (side: string): Effect.Effect<number, unknown, StreamsBackend.Strea
       ? yield* Effect.promise(() => rawConsume(url, base, group, consumers, shared))
       : yield* libConsume(base, group, consumers, side !== "libNoReadAhead", shared)
     yield* backend.destroyGroup(base, group)
-    return rate
+    return { [side]: rate }
   })
 
 // garbage collection time so far, in ms (BENCH_CPU only)
@@ -171,6 +249,13 @@ const profiler = (() => {
   }
 })()
 
+/** a command's calls and total µs so far (INFO commandstats) */
+const commandStats = async (redis: Redis, command: string) => {
+  const info = await redis.info("commandstats")
+  const m = new RegExp(`cmdstat_${command}:calls=(\\d+),usec=(\\d+)`).exec(info)
+  return { calls: Number(m?.[1] ?? 0), usec: Number(m?.[2] ?? 0) }
+}
+
 /** CPU time used so far, in µs: this process, and the Redis server; GC time in ms */
 const cpu = async () => {
   const usage = process.cpuUsage()
@@ -180,15 +265,21 @@ const cpu = async () => {
 }
 
 const main = Effect.gen(function*() {
-  if (work !== "produce") yield* Effect.promise(() => rawProduce(redis, base))
+  if (work === "consume1" || work === "consume4") yield* Effect.promise(() => rawProduce(redis, base))
+  if (work === "worker") {
+    const backend = yield* StreamsBackend.StreamsBackend
+    yield* backend.addMany(base, workerEntries(WORKER_N))
+  }
   const warmups: Array<Record<string, number>> = []
   const rounds: Array<Record<string, number>> = []
-  for (let round = 0; round < WARMUP + ROUNDS; round++) {
-    if (round === WARMUP && process.env["BENCH_PROFILE"]) yield* Effect.promise(() => profiler.start())
+  for (let round = 0; round < warmupRounds + measuredRounds; round++) {
+    if (round === warmupRounds && process.env["BENCH_PROFILE"]) yield* Effect.promise(() => profiler.start())
     const result: Record<string, number> = {}
+    const sides = sidesOf(round)
     for (const side of round % 2 === 1 ? [...sides].reverse() : sides) {
       const before = yield* Effect.promise(() => cpu())
-      result[side] = Math.round(yield* once(side))
+      const figures = yield* once(side)
+      for (const [k, v] of Object.entries(figures)) result[k] = Number(v.toFixed(k === side ? 0 : 3))
       const after = yield* Effect.promise(() => cpu())
       if (process.env["BENCH_CPU"]) {
         process.stderr.write(
@@ -198,7 +289,7 @@ const main = Effect.gen(function*() {
         )
       }
     }
-    ;(round < WARMUP ? warmups : rounds).push(result)
+    ;(round < warmupRounds ? warmups : rounds).push(result)
   }
   if (process.env["BENCH_PROFILE"]) yield* Effect.promise(() => profiler.stop(process.env["BENCH_PROFILE"]!))
   yield* Effect.promise(() => redis.del(base))

@@ -5,7 +5,7 @@
  * shards (`TestKit.key()` hands out keys on shard 0, 1, 2, 0, ...).
  *
  * Slot safety, as checked here: every command the library sends names one
- * stream (`addMany` pipelines XADDs of one stream; `ackAndDelete` is MULTI
+ * stream (`addMany` sends chunks of XADDs of one stream, a script or a pipeline each; `ackAndDelete` is MULTI
  * XACK XDEL on one stream; `deleteConsumerIfIdle` is a Lua script whose only
  * key is the stream). The one step that touches two keys, moving an entry to
  * the dead-letter stream, is two commands (XADD to the dead-letter stream,
@@ -125,7 +125,7 @@ if (unavailable !== undefined) {
 
       // ------------------------------------------------------------------ Producer
 
-      it.scoped("Producer: add and addAll on a stream of every shard, 2,500 entries in one call (3 pipelines), ids in order, stored on the slot's node", () =>
+      it.scoped("Producer: add and addAll on a stream of every shard, 2,500 entries in one call (10 script chunks), ids in order, stored on the slot's node", () =>
         Effect.gen(function*() {
           const { backend, kit, topology } = yield* services
           for (const stream of [kit.key("p"), kit.key("p"), kit.key("p")]) {

@@ -100,7 +100,7 @@ layer(Layer.merge(serverLayer, testLogLevel), { excludeTestServices: true, timeo
       }
     }))
 
-  it.scoped("with the optional permissions (+info +client|id +client|unblock) Redis refuses nothing at all", () =>
+  it.scoped("with the optional permissions (+info +client|id +client|unblock +eval) Redis refuses nothing at all", () =>
     Effect.gen(function*() {
       const { admin, as, user } = yield* Server
       const stream = uniqueKey("acl")

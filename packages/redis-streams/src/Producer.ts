@@ -115,9 +115,11 @@ export interface Service<A> {
   /** add one message; returns its id */
   readonly add: (message: A) => Effect.Effect<string, ProducerError>
   /**
-   * add many messages in order, pipelined in one round trip (in chunks);
-   * returns their ids in order. Every message is encoded before anything is
-   * sent, so an encoding failure sends nothing.
+   * add many messages in order, in chunks (on Redis one Lua script per 250
+   * messages, applied atomically, 8 chunks per round trip; pipelines of
+   * 1,000 where scripts are refused); returns their ids in order. Every
+   * message is encoded before anything is sent, so an encoding failure sends
+   * nothing.
    */
   readonly addAll: (messages: Iterable<A>) => Effect.Effect<ReadonlyArray<string>, ProducerError>
 }

@@ -346,10 +346,12 @@ export interface Service {
   /** XADD; fails with `StreamNotFound` when `noMkStream` is set and the stream is missing */
   readonly add: (stream: string, fields: Fields, options?: AddOptions) => Effect.Effect<string, BackendError>
   /**
-   * many XADDs pipelined, in order; returns their ids in order. The Redis
-   * backend sends chunks of 1,000 with 4 in flight, so up to 4,000 entries
-   * take one round trip. If one fails, the others are still applied and the
-   * first error is returned.
+   * many XADDs, in order; returns their ids in order. The Redis backend
+   * sends chunks of 250 entries, each one Lua script running its XADDs
+   * (applied atomically), 8 in flight, so up to 2,000 small entries take one
+   * round trip; where scripts are refused, pipelines of 1,000 XADDs, 4 in
+   * flight. If one fails, the others are still applied and the first error
+   * is returned.
    */
   readonly addMany: (
     stream: string,

@@ -28,6 +28,7 @@ import type {
   Trim
 } from "../StreamsBackend.js"
 import { type BackendError, RedisConnectionError } from "../StreamsError.js"
+import * as AddMany from "./redisAddMany.js"
 import * as BlockingReader from "./redisBlockingReader.js"
 import type { Client } from "./redisConnection.js"
 import * as Recovery from "./redisRecovery.js"
@@ -35,12 +36,6 @@ import { traced } from "./redisTracing.js"
 import * as Replies from "./replies.js"
 
 type Arg = string | number
-
-/** XADDs per pipeline */
-export const PIPELINE_CHUNK = 1000
-
-/** pipelines in flight at once in addMany (so up to 4,000 entries take one round trip) */
-export const PIPELINE_WINDOW = 4
 
 const EMPTY: ReadonlyArray<never> = []
 
@@ -319,6 +314,8 @@ export const make = (connection: Connection): Service => {
     return traced(send("XADD", args, (r) => Replies.parseAddedId(r, stream), stream), "add", stream, "producer")
   }
 
+  const bulk = AddMany.make(client)
+
   const addMany = (stream: string, entries: ReadonlyArray<Fields>, options?: Omit<AddOptions, "id">) => {
     if (entries.length === 0) return Effect.succeed(EMPTY as ReadonlyArray<string>)
     const prefix: Array<Arg> = [stream]
@@ -327,54 +324,17 @@ export const make = (connection: Connection): Service => {
       if (options.trim !== undefined) pushTrim(prefix, options.trim)
     }
     prefix.push("*")
-    const start = async () => {
-      // chunks of PIPELINE_CHUNK, at most PIPELINE_WINDOW in flight: up to 4,000 entries go in one
-      // round trip; beyond that, writing everything at once is slower (200,000 pending commands
-      // and their promises weigh on the GC) than keeping a few chunks in flight. Each chunk's
-      // replies become ids as they arrive: keeping ioredis's `[error, reply]` pairs until the end
-      // would carry one more array per entry through every young-generation GC.
-      const ids = new Array<string>(entries.length)
-      // the first failure in entry order (pipelines on one connection complete in order); the
-      // other XADDs still apply, as Redis runs them
-      let failure: { readonly cause: unknown } | undefined
-      const inflight: Array<Promise<void>> = []
-      for (let from = 0; from < entries.length; from += PIPELINE_CHUNK) {
-        const to = Math.min(from + PIPELINE_CHUNK, entries.length)
-        const pipeline = client.pipeline()
-        // ioredis flattens one level of nested arguments (its typings do not say so): no concatenated
-        // copy of the arguments per entry
-        const xadd = pipeline.call as unknown as (command: string, ...args: Array<ReadonlyArray<Arg>>) => unknown
-        for (let i = from; i < to; i++) xadd.call(pipeline, "xadd", prefix, entries[i]!)
-        const offset = from
-        const done = pipeline.exec().then((replies) => {
-          if (failure !== undefined) return
-          if (replies === null) {
-            failure = { cause: new Replies.UnexpectedReply("the pipeline was aborted") }
-            return
-          }
-          for (let i = 0; i < replies.length; i++) {
-            const [error, reply] = replies[i]!
-            try {
-              if (error) throw error
-              ids[offset + i] = Replies.parseAddedId(reply, stream)
-            } catch (cause) {
-              failure = { cause }
-              return
-            }
-          }
-        })
-        // if an earlier chunk fails, this one is no longer awaited: its failure must not go unhandled
-        done.catch(() => {})
-        inflight.push(done)
-        if (inflight.length >= PIPELINE_WINDOW) await inflight.shift()
-      }
-      await Promise.all(inflight)
-      if (failure !== undefined) throw failure.cause
-      return ids
-    }
     const parse = (reply: unknown): ReadonlyArray<string> => reply as ReadonlyArray<string>
-    const effect = run(start, parse, "XADD", stream, undefined)
-    return traced(effect, "addMany", stream, "producer")
+    const effect = run(() => bulk.start(stream, prefix, entries), parse, "XADD", stream, undefined)
+    // scripts found refused (once per connection): say so, once
+    const announce = Effect.suspend(() => {
+      const refused = bulk.takeRefusal()
+      return refused === undefined ? Effect.void : Effect.logWarning(
+        `addMany: the server refuses scripts (${refused}); bulk adds are sent as pipelined XADD from now on ` +
+          `(grant +eval to send each chunk as one script, about twice as fast)`
+      )
+    })
+    return traced(Effect.ensuring(effect, announce), "addMany", stream, "producer")
   }
 
   /**

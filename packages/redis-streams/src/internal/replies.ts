@@ -111,6 +111,13 @@ export const parseAddedId = (reply: unknown, stream: string, command = "XADD"): 
   return toStr(reply)
 }
 
+/** the add-many script (redisAddMany.ts): one reply per entry, each an id, nil or an error reply */
+export const parseAddManyScript = (reply: unknown, count: number): ReadonlyArray<unknown> => {
+  const out = asArray(reply)
+  if (out.length !== count) throw new UnexpectedReply(`expected ${count} replies from the script, got ${out.length}`)
+  return out
+}
+
 /** XRANGE / XREVRANGE / XCLAIM: `[[id, [f, v, ...]], ...]`; entries with nil fields (deleted, Redis < 7) are skipped */
 export const parseEntries = (reply: unknown): ReadonlyArray<StreamEntry> => {
   if (reply === null) return EMPTY
