@@ -88,7 +88,9 @@ const main = async () => {
   const rounds = Array.from({ length: ROUNDS }, empty)
   const warmups = Array.from({ length: WARMUP }, empty)
   try {
-    for (const work of works) {
+    // BENCH_WORKS=worker,latency: only these works (for diagnosis; the JSON line then lacks the others)
+    const only = process.env["BENCH_WORKS"]?.split(",")
+    for (const work of works.filter((w) => only === undefined || only.includes(w))) {
       const t = Date.now()
       const m = await measure(work, url)
       m.rounds.forEach((r, i) => (rounds[i]![work] = r))
