@@ -7,9 +7,13 @@
  * `find`, `replay`, `purge`); this module only picks parameters and shapes
  * replies.
  *
- * - `GET /api/overview`: every watched stream with its groups, consumers and
- *   a history of samples (kept in memory, one per refresh or every 5
- *   seconds, at most `historySize` per stream).
+ * - `GET /api/overview[?fresh=1]`: every watched stream with its groups,
+ *   consumers and a history of samples (kept in memory, at most
+ *   `historySize` per stream). `serve` takes a snapshot every 2 seconds in
+ *   the background and answers with the latest (`at` says when it was
+ *   taken, `tookMs` how long it took), so any number of pages costs Redis
+ *   the same; `fresh=1` takes a new one first (the page asks for it after
+ *   an action).
  * - `GET /api/pending?stream=S&group=G[&consumer=C][&after=ID][&count=N]`:
  *   a page of pending entries (id, consumer, idle, deliveries), `next` the
  *   cursor of the following page.
@@ -25,6 +29,8 @@
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import { DeadLetter, type Monitor, Scaler, StreamsBackend, type StreamsError } from "effect-redis-streams"
@@ -43,7 +49,7 @@ export interface Options {
   readonly scaler: Omit<Scaler.Options, "stream" | "group">
   /** samples kept per stream (default 120: 10 minutes at one per 5 seconds) */
   readonly historySize?: number | undefined
-  /** record a sample of every stream this often even when no page asks (default 5 seconds) */
+  /** take a snapshot of every stream this often (default 2 seconds) */
   readonly sampleEvery?: Duration.DurationInput | undefined
 }
 
@@ -71,7 +77,8 @@ export interface Sample {
  * @category models
  */
 export interface Api {
-  readonly overview: Effect.Effect<JsonReply>
+  /** the latest snapshot (at most `sampleEvery` old), or a new one with `?fresh=1` */
+  readonly overview: (params: URLSearchParams) => Effect.Effect<JsonReply>
   readonly pending: (params: URLSearchParams) => Effect.Effect<JsonReply>
   readonly deadLetters: (params: URLSearchParams) => Effect.Effect<JsonReply>
 }
@@ -166,7 +173,7 @@ const makeHistory = (size: number) => {
 }
 
 /**
- * Build the API; a fiber records samples every `sampleEvery` until the
+ * Build the API; a fiber takes a snapshot every `sampleEvery` until the
  * scope closes.
  *
  * @since 0.1.0
@@ -212,7 +219,7 @@ export const make = (
     const snapshot = Effect.gen(function*() {
       const started = yield* Clock.currentTimeMillis
       const listing = yield* watched.list
-      const streams = yield* Effect.forEach(listing.streams, streamView, { concurrency: 16 })
+      const streams = yield* Effect.forEach(listing.streams, streamView, { concurrency: "unbounded" })
       const at = yield* Clock.currentTimeMillis
       return {
         at,
@@ -223,14 +230,21 @@ export const make = (
       }
     })
 
-    const overview = snapshot.pipe(
+    // the latest snapshot, refreshed by the sampler: a page (or many) reads it without waiting for
+    // the 2 + D + 2G round trips per stream, and without multiplying them
+    const latest = yield* Ref.make<Option.Option<JsonReply>>(Option.none())
+    const fresh: Effect.Effect<JsonReply> = snapshot.pipe(
       Effect.map((body): JsonReply => ({ status: 200, body })),
-      Effect.catchAll((e) => Effect.succeed(failed(e)))
+      Effect.catchAll((e) => Effect.succeed(failed(e))),
+      Effect.tap((reply) => Ref.set(latest, Option.some(reply)))
     )
+    const overview = (params: URLSearchParams): Effect.Effect<JsonReply> =>
+      params.get("fresh") === "1"
+        ? fresh
+        : Effect.flatMap(Ref.get(latest), Option.match({ onNone: () => fresh, onSome: Effect.succeed }))
 
-    yield* snapshot.pipe(
-      Effect.catchAllCause((cause) => Effect.logDebug("dashboard: sampling failed", cause)),
-      Effect.repeat(Schedule.spaced(options.sampleEvery ?? Duration.seconds(5))),
+    yield* fresh.pipe(
+      Effect.repeat(Schedule.spaced(options.sampleEvery ?? Duration.seconds(2))),
       Effect.interruptible,
       Effect.forkScoped
     )

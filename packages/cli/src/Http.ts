@@ -363,6 +363,7 @@ export const router = (collector: Collector, dashboard?: DashboardEnv) => {
     HttpRouter.get("/", Effect.succeed(asset(Page.html, "text/html; charset=utf-8"))),
     HttpRouter.get("/dashboard.js", Effect.succeed(asset(Page.js, "text/javascript; charset=utf-8"))),
     HttpRouter.get("/dashboard.css", Effect.succeed(asset(Page.css, "text/css; charset=utf-8"))),
+    HttpRouter.get("/favicon.ico", Effect.succeed(HttpServerResponse.empty({ status: 204 }))),
     HttpRouter.get(
       "/api/config",
       Effect.succeed(apiResponse({
@@ -370,7 +371,7 @@ export const router = (collector: Collector, dashboard?: DashboardEnv) => {
         body: { actions: dashboard.actions.allowActions, match: dashboard.watched.options.match?.pattern ?? null }
       }))
     ),
-    HttpRouter.get("/api/overview", Effect.map(api.overview, apiResponse)),
+    HttpRouter.get("/api/overview", withParams(api.overview)),
     HttpRouter.get("/api/pending", withParams(api.pending)),
     HttpRouter.get("/api/dead-letters", withParams(api.deadLetters)),
     HttpRouter.post("/api/actions/:action", actionRoute(dashboard))

@@ -48,9 +48,10 @@ export const html = `<!doctype html>
 <header>
   <h1>redis-streams</h1>
   <span id="status" class="muted">loading…</span>
-  <span id="actions" class="actions" hidden>
-    <label>Token <input id="token" type="password" autocomplete="off" size="18"></label>
-  </span>
+  <form id="actions" class="actions" hidden>
+    <input type="text" name="username" value="redis-streams" autocomplete="username" hidden>
+    <label>Token <input id="token" type="password" autocomplete="current-password" size="18"></label>
+  </form>
 </header>
 <p id="message" role="status"></p>
 <main id="streams"></main>
@@ -73,6 +74,7 @@ header { display: flex; gap: 1rem; align-items: baseline; padding: .6rem 1rem; b
 header h1 { font-size: 1.1rem; margin: 0; }
 header .muted { color: #d0d7de; }
 header input { font: inherit; }
+header form { margin: 0; }
 main, #detail { padding: 0 1rem; }
 #message { margin: .5rem 1rem; min-height: 1.2em; }
 #message.error { color: var(--bad); }
@@ -108,7 +110,7 @@ button { font: inherit; cursor: pointer; }
  */
 export const js = String.raw`"use strict";
 (function () {
-  var REFRESH_MS = 3000;
+  var REFRESH_MS = 2000;
   var state = { timer: null, actions: false, dlq: null, pending: null };
 
   function el(tag, attrs, children) {
@@ -246,9 +248,9 @@ export const js = String.raw`"use strict";
       (o.truncated ? " (more streams match: raise --match-limit)" : "");
   }
 
-  function refresh() {
+  function refresh(fresh) {
     if (document.hidden) return Promise.resolve();
-    return getJson("api/overview").then(render, function (e) {
+    return getJson("api/overview", fresh === true ? { fresh: 1 } : null).then(render, function (e) {
       document.getElementById("status").textContent = "refresh failed: " + e.message;
     });
   }
@@ -333,7 +335,7 @@ export const js = String.raw`"use strict";
       message(action === "replay"
         ? "replayed " + r.replayed.length + (r.replayed.length ? " as " + r.replayed[0].newId : "")
         : "purged " + r.deleted, false);
-      refresh();
+      refresh(true);
       if (state.dlq) openDlq(state.dlq.stream, null, null);
     }, function (e) { message(action + " refused: " + e.message, true); });
   }
@@ -341,7 +343,7 @@ export const js = String.raw`"use strict";
   function cleanup(stream, group) {
     return post("cleanup", { stream: stream, group: group }).then(function (r) {
       message("cleanup of " + group + ": " + r.deleted + " consumers deleted, " + r.claimed + " entries moved", false);
-      refresh();
+      refresh(true);
     }, function (e) { message("cleanup refused: " + e.message, true); });
   }
 
@@ -349,13 +351,14 @@ export const js = String.raw`"use strict";
     getJson("api/config").then(function (c) {
       state.actions = c.actions;
       document.getElementById("actions").hidden = !c.actions;
+      document.getElementById("actions").addEventListener("submit", function (e) { e.preventDefault(); });
       var t = document.getElementById("token");
       try { t.value = sessionStorage.getItem("redis-streams-token") || ""; } catch (e) {}
       t.addEventListener("change", function () { try { sessionStorage.setItem("redis-streams-token", t.value); } catch (e) {} });
       return refresh();
     }, function (e) { message(e.message, true); });
-    state.timer = setInterval(refresh, REFRESH_MS);
-    document.addEventListener("visibilitychange", function () { if (!document.hidden) refresh(); });
+    state.timer = setInterval(function () { refresh(false); }, REFRESH_MS);
+    document.addEventListener("visibilitychange", function () { if (!document.hidden) refresh(false); });
   }
   start();
 })();
