@@ -88,8 +88,9 @@ main, #detail { padding: 0 1rem; }
 .chart polyline { fill: none; stroke: #0969da; stroke-width: 1.5; }
 table { border-collapse: collapse; margin: .3rem 0 .6rem; width: 100%; }
 th, td { text-align: left; padding: .2rem .5rem; border-bottom: 1px solid var(--line); vertical-align: top; word-break: break-all; }
-th { font-weight: 600; color: var(--muted); }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
+th { font-weight: 600; color: var(--muted); white-space: nowrap; word-break: normal; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; word-break: normal; }
+td.actions { white-space: nowrap; }
 .status-OK { color: var(--ok); font-weight: 600; }
 .status-IDLE { color: var(--warn); font-weight: 600; }
 .status-TOO_MANY_PENDING { color: var(--bad); font-weight: 600; }
@@ -197,7 +198,7 @@ export const js = String.raw`"use strict";
       td(g.scaler.decision, "decision decision-" + g.scaler.decision), td(num(g.scaler.recommended), "num recommended"),
       td(rate(g.scaler.arrivalRate) + " / " + rate(g.scaler.ackRate), "num")
     ];
-    var actions = el("td", null, []);
+    var actions = el("td", { "class": "actions" }, []);
     if (state.actions) {
       var b = el("button", { "type": "button", "class": "cleanup" }, ["clean up"]);
       b.addEventListener("click", function () { cleanup(s.stream, g.name); });
@@ -267,7 +268,7 @@ export const js = String.raw`"use strict";
       td(d.id, "id"), td(d.originalId), td(d.group), td(d.consumer), td(num(d.deliveries), "num"), td(d.error, "reason"),
       td(d.at ? new Date(d.at).toLocaleString() : "-")
     ];
-    var act = el("td", null, []);
+    var act = el("td", { "class": "actions" }, []);
     if (state.actions) {
       var replay = el("button", { "type": "button", "class": "replay" }, ["replay"]);
       replay.addEventListener("click", function () { act1("replay", stream, d.id); });
