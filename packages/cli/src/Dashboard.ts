@@ -10,7 +10,8 @@
  * - `GET /api/overview[?fresh=1]`: every watched stream with its groups,
  *   consumers and a history of samples (kept in memory, at most
  *   `historySize` per stream). `serve` takes a snapshot every 2 seconds in
- *   the background and answers with the latest (`at` says when it was
+ *   the background while a page is open (every 10 seconds otherwise, for the
+ *   history) and answers with the latest (`at` says when it was
  *   taken, `tookMs` how long it took), so any number of pages costs Redis
  *   the same; `fresh=1` takes a new one first (the page asks for it after
  *   an action).
@@ -49,7 +50,7 @@ export interface Options {
   readonly scaler: Omit<Scaler.Options, "stream" | "group">
   /** samples kept per stream (default 120: 10 minutes at one per 5 seconds) */
   readonly historySize?: number | undefined
-  /** take a snapshot of every stream this often (default 2 seconds) */
+  /** take a snapshot of every stream this often while a page is open (default 2 seconds; else every 10 seconds) */
   readonly sampleEvery?: Duration.DurationInput | undefined
 }
 
@@ -84,12 +85,27 @@ export interface Api {
 }
 
 const ID = /^\d+-\d+$/
+/** a page counts as open this long after its last request */
+const VIEWED_FOR_MS = 30_000
+/** the snapshot interval while no page is open */
+const UNWATCHED_EVERY_MS = 10_000
 const MIN_SAMPLE_GAP_MS = 1_000
 
-/** a 4xx reply */
+/**
+ * A reply refusing a request: `{ "error": ... }` with a status.
+ *
+ * @since 0.1.0
+ * @category replies
+ */
 export const refuse = (status: number, error: string): JsonReply => ({ status, body: { error } })
 
-/** the status of a backend error */
+/**
+ * The HTTP status of a library error: 400 invalid options, 404 missing
+ * stream or group, 503 Redis unreachable, else 500.
+ *
+ * @since 0.1.0
+ * @category replies
+ */
 export const statusOf = (e: StreamsError.BackendError | StreamsError.InvalidOptions): number =>
   e._tag === "InvalidOptions"
     ? 400
@@ -99,11 +115,22 @@ export const statusOf = (e: StreamsError.BackendError | StreamsError.InvalidOpti
     ? 503
     : 500
 
-/** a failure as a reply */
+/**
+ * A library error as a reply.
+ *
+ * @since 0.1.0
+ * @category replies
+ */
 export const failed = (e: StreamsError.BackendError | StreamsError.InvalidOptions): JsonReply =>
   refuse(statusOf(e), e.message)
 
-/** `count`: an integer in [1, max], default `fallback`; a string when invalid */
+/**
+ * `?count=`: an integer in [1, max], default `fallback`; a string saying why
+ * when invalid.
+ *
+ * @since 0.1.0
+ * @category parameters
+ */
 export const countParam = (params: URLSearchParams, fallback: number, max: number): number | string => {
   const raw = params.get("count")
   if (raw === null || raw === "") return fallback
@@ -172,6 +199,132 @@ const makeHistory = (size: number) => {
   return { record, of }
 }
 
+/** what the readers need */
+interface Env {
+  readonly watched: Watched.Watched
+  readonly backend: StreamsBackend.StreamsBackend["Type"]
+  readonly scalerOf: (stream: string, group: string) => Effect.Effect<Scaler.Service, StreamsError.InvalidOptions>
+  readonly history: ReturnType<typeof makeHistory>
+}
+
+/** one stream of the overview: the Monitor's observation, the Scaler's decision per group, the history */
+const streamView = ({ history, scalerOf, watched }: Env, stream: string) =>
+  Effect.gen(function*() {
+    const monitor = yield* watched.monitorOf(stream)
+    const observation = yield* monitor.observe
+    history.record(stream, observation)
+    const reports = new Map(observation.report.groups.map((g) => [g.name, g] as const))
+    const groups = yield* Effect.forEach(observation.groups, (g) =>
+      Effect.gen(function*() {
+        const scaler = yield* scalerOf(stream, g.info.name)
+        const decision = yield* scaler.observe({ at: observation.report.at, stream: observation.stream, ...g, group: g.info })
+        return groupJson(reports.get(g.info.name)!, decision)
+      }))
+    return {
+      stream,
+      up: true,
+      error: null,
+      length: observation.stream.length,
+      entriesAdded: observation.stream.entriesAdded,
+      lastGeneratedId: observation.stream.lastGeneratedId,
+      groups,
+      history: history.of(stream)
+    }
+  }).pipe(
+    Effect.catchAll((e) => Effect.succeed({ stream, up: false, error: e.message, groups: [], history: history.of(stream) }))
+  )
+
+/** every watched stream, read at once */
+const snapshot = (env: Env) =>
+  Effect.gen(function*() {
+    const started = yield* Clock.currentTimeMillis
+    const listing = yield* env.watched.list
+    const streams = yield* Effect.forEach(listing.streams, (s) => streamView(env, s), { concurrency: "unbounded" })
+    const at = yield* Clock.currentTimeMillis
+    return {
+      at,
+      tookMs: at - started,
+      match: env.watched.options.match?.pattern ?? null,
+      truncated: listing.truncated,
+      streams
+    }
+  })
+
+/** `?stream=`: a watched stream, or the reply refusing it */
+const watchedStream = (watched: Watched.Watched, params: URLSearchParams) =>
+  Effect.gen(function*() {
+    const stream = params.get("stream")
+    if (stream === null || stream === "") return refuse(400, "missing ?stream=<name>")
+    if (!(yield* watched.has(stream))) return refuse(404, `stream '${stream}' is not served`)
+    return stream
+  })
+
+/** `GET /api/pending` */
+const pendingPage = ({ backend, watched }: Env, params: URLSearchParams): Effect.Effect<JsonReply> =>
+  Effect.gen(function*() {
+    const stream = yield* watchedStream(watched, params)
+    if (typeof stream !== "string") return stream
+    const group = params.get("group")
+    if (group === null || group === "") return refuse(400, "missing &group=<name>")
+    const consumer = params.get("consumer") ?? ""
+    const count = countParam(params, 50, 1000)
+    if (typeof count === "string") return refuse(400, count)
+    const after = afterParam(params)
+    if (typeof after === "string") return refuse(400, after)
+    const entries = yield* backend.pending({
+      stream,
+      group,
+      consumer: consumer === "" ? undefined : consumer,
+      start: after.after === undefined ? "-" : `(${after.after}`,
+      count
+    })
+    return {
+      status: 200,
+      body: {
+        stream,
+        group,
+        consumer: consumer === "" ? null : consumer,
+        entries: entries.map((e) => ({ id: e.id, consumer: e.consumer, idleMs: e.idleMs, deliveries: e.deliveries })),
+        next: entries.length === count ? entries[entries.length - 1]!.id : null
+      }
+    }
+  }).pipe(Effect.catchAll((e) => Effect.succeed(failed(e))))
+
+/** `GET /api/dead-letters` */
+const deadLetterPage = ({ backend, watched }: Env, params: URLSearchParams): Effect.Effect<JsonReply> =>
+  Effect.gen(function*() {
+    const stream = yield* watchedStream(watched, params)
+    if (typeof stream !== "string") return stream
+    const dlq = DeadLetter.defaultStream(stream)
+    const length = yield* backend.length(dlq)
+    const id = params.get("id")
+    if (id !== null && id !== "") {
+      const found = yield* DeadLetter.find(dlq, id)
+      return {
+        status: 200,
+        body: { stream, deadLetterStream: dlq, length, deadLetters: found.map(Dlq.toJson), next: null }
+      }
+    }
+    const count = countParam(params, 20, 500)
+    if (typeof count === "string") return refuse(400, count)
+    const after = afterParam(params)
+    if (typeof after === "string") return refuse(400, after)
+    const page = yield* DeadLetter.list(dlq, { count, after: after.after })
+    return {
+      status: 200,
+      body: {
+        stream,
+        deadLetterStream: dlq,
+        length,
+        deadLetters: page.deadLetters.map(Dlq.toJson),
+        next: page.next ?? null
+      }
+    }
+  }).pipe(
+    Effect.provideService(StreamsBackend.StreamsBackend, backend),
+    Effect.catchAll((e) => Effect.succeed(failed(e)))
+  )
+
 /**
  * Build the API; a fiber takes a snapshot every `sampleEvery` until the
  * scope closes.
@@ -184,136 +337,39 @@ export const make = (
   options: Options
 ): Effect.Effect<Api, StreamsError.InvalidOptions, StreamsBackend.StreamsBackend | Scope.Scope> =>
   Effect.gen(function*() {
-    const backend = yield* StreamsBackend.StreamsBackend
-    const scalerOf = yield* Watched.makeScalers(options.scaler)
-    const history = makeHistory(options.historySize ?? 120)
-
-    const streamView = (stream: string) =>
-      Effect.gen(function*() {
-        const monitor = yield* watched.monitorOf(stream)
-        const observation = yield* monitor.observe
-        history.record(stream, observation)
-        const reports = new Map(observation.report.groups.map((g) => [g.name, g] as const))
-        const groups = yield* Effect.forEach(observation.groups, (g) =>
-          Effect.gen(function*() {
-            const scaler = yield* scalerOf(stream, g.info.name)
-            const decision = yield* scaler.observe({ at: observation.report.at, stream: observation.stream, ...g, group: g.info })
-            return groupJson(reports.get(g.info.name)!, decision)
-          }))
-        return {
-          stream,
-          up: true,
-          error: null,
-          length: observation.stream.length,
-          entriesAdded: observation.stream.entriesAdded,
-          lastGeneratedId: observation.stream.lastGeneratedId,
-          groups,
-          history: history.of(stream)
-        }
-      }).pipe(
-        Effect.catchAll((e) =>
-          Effect.succeed({ stream, up: false, error: e.message, groups: [], history: history.of(stream) })
-        )
-      )
-
-    const snapshot = Effect.gen(function*() {
-      const started = yield* Clock.currentTimeMillis
-      const listing = yield* watched.list
-      const streams = yield* Effect.forEach(listing.streams, streamView, { concurrency: "unbounded" })
-      const at = yield* Clock.currentTimeMillis
-      return {
-        at,
-        tookMs: at - started,
-        match: watched.options.match?.pattern ?? null,
-        truncated: listing.truncated,
-        streams
-      }
-    })
-
+    const env: Env = {
+      watched,
+      backend: yield* StreamsBackend.StreamsBackend,
+      scalerOf: yield* Watched.makeScalers(options.scaler),
+      history: makeHistory(options.historySize ?? 120)
+    }
     // the latest snapshot, refreshed by the sampler: a page (or many) reads it without waiting for
     // the 2 + D + 2G round trips per stream, and without multiplying them
     const latest = yield* Ref.make<Option.Option<JsonReply>>(Option.none())
-    const fresh: Effect.Effect<JsonReply> = snapshot.pipe(
+    const fresh: Effect.Effect<JsonReply> = snapshot(env).pipe(
       Effect.map((body): JsonReply => ({ status: 200, body })),
       Effect.catchAll((e) => Effect.succeed(failed(e))),
       Effect.tap((reply) => Ref.set(latest, Option.some(reply)))
     )
-    const overview = (params: URLSearchParams): Effect.Effect<JsonReply> =>
-      params.get("fresh") === "1"
-        ? fresh
-        : Effect.flatMap(Ref.get(latest), Option.match({ onNone: () => fresh, onSome: Effect.succeed }))
-
-    yield* fresh.pipe(
-      Effect.repeat(Schedule.spaced(options.sampleEvery ?? Duration.seconds(2))),
-      Effect.interruptible,
-      Effect.forkScoped
-    )
-
-    const watchedStream = (params: URLSearchParams) =>
-      Effect.gen(function*() {
-        const stream = params.get("stream")
-        if (stream === null || stream === "") return refuse(400, "missing ?stream=<name>")
-        if (!(yield* watched.has(stream))) return refuse(404, `stream '${stream}' is not served`)
-        return stream
-      })
-
-    const pending = (params: URLSearchParams): Effect.Effect<JsonReply> =>
-      Effect.gen(function*() {
-        const stream = yield* watchedStream(params)
-        if (typeof stream !== "string") return stream
-        const group = params.get("group")
-        if (group === null || group === "") return refuse(400, "missing &group=<name>")
-        const consumer = params.get("consumer") ?? undefined
-        const count = countParam(params, 50, 1000)
-        if (typeof count === "string") return refuse(400, count)
-        const after = afterParam(params)
-        if (typeof after === "string") return refuse(400, after)
-        const entries = yield* backend.pending({
-          stream,
-          group,
-          consumer: consumer === "" ? undefined : consumer,
-          start: after.after === undefined ? "-" : `(${after.after}`,
-          count
-        })
-        return {
-          status: 200,
-          body: {
-            stream,
-            group,
-            consumer: consumer === "" ? null : consumer ?? null,
-            entries: entries.map((e) => ({ id: e.id, consumer: e.consumer, idleMs: e.idleMs, deliveries: e.deliveries })),
-            next: entries.length === count ? entries[entries.length - 1]!.id : null
-          }
-        }
-      }).pipe(Effect.catchAll((e) => Effect.succeed(failed(e))))
-
-    const deadLetters = (params: URLSearchParams): Effect.Effect<JsonReply> =>
-      Effect.gen(function*() {
-        const stream = yield* watchedStream(params)
-        if (typeof stream !== "string") return stream
-        const dlq = DeadLetter.defaultStream(stream)
-        const length = yield* backend.length(dlq)
-        const id = params.get("id")
-        if (id !== null && id !== "") {
-          const found = yield* DeadLetter.find(dlq, id)
-          return {
-            status: 200,
-            body: { stream, deadLetterStream: dlq, length, deadLetters: found.map(Dlq.toJson), next: null }
-          }
-        }
-        const count = countParam(params, 20, 500)
-        if (typeof count === "string") return refuse(400, count)
-        const after = afterParam(params)
-        if (typeof after === "string") return refuse(400, after)
-        const page = yield* DeadLetter.list(dlq, { count, after: after.after })
-        return {
-          status: 200,
-          body: { stream, deadLetterStream: dlq, length, deadLetters: page.deadLetters.map(Dlq.toJson), next: page.next ?? null }
-        }
-      }).pipe(
-        Effect.provideService(StreamsBackend.StreamsBackend, backend),
-        Effect.catchAll((e) => Effect.succeed(failed(e)))
-      )
-
-    return { overview, pending, deadLetters }
+    // every `sampleEvery` while someone looks (a request in the last 30 s), else every 10 s (the history)
+    const every = Duration.toMillis(options.sampleEvery ?? Duration.seconds(2))
+    let viewedAt = 0
+    let sampledAt = 0
+    const tick = Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      now - viewedAt < VIEWED_FOR_MS || now - sampledAt >= Math.max(every, UNWATCHED_EVERY_MS) - every / 2
+        ? Effect.zipRight(Effect.sync(() => (sampledAt = now)), fresh)
+        : Effect.void)
+    yield* tick.pipe(Effect.repeat(Schedule.spaced(every)), Effect.interruptible, Effect.forkScoped)
+    const viewed = Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => (viewedAt = now)))
+    return {
+      overview: (params) =>
+        Effect.zipRight(
+          viewed,
+          params.get("fresh") === "1"
+            ? fresh
+            : Effect.flatMap(Ref.get(latest), Option.match({ onNone: () => fresh, onSome: Effect.succeed }))
+        ),
+      pending: (params) => pendingPage(env, params),
+      deadLetters: (params) => deadLetterPage(env, params)
+    }
   })

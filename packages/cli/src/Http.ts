@@ -105,18 +105,6 @@ const inTableOrder = (pairs: Array<MetricPair.MetricPair.Untyped>) =>
     (tableIndex.get(a.metricKey.name) ?? Infinity) - (tableIndex.get(b.metricKey.name) ?? Infinity)
   )
 
-const statusOf = (e: StreamsError.BackendError): number => {
-  switch (e._tag) {
-    case "StreamNotFound":
-    case "GroupNotFound":
-      return 404
-    case "RedisConnectionError":
-      return 503
-    default:
-      return 500
-  }
-}
-
 /** the `/healthz` reply: PING within 2 seconds */
 const health = (connection: RedisConnection.RedisConnection["Type"]): Effect.Effect<JsonReply> =>
   Effect.tryPromise({
@@ -183,7 +171,7 @@ const scaleReply = ({ backend, options, scalerOf, watched }: ScaleEnv) =>
   }).pipe(
     Effect.catchAll((e): Effect.Effect<JsonReply> =>
       Effect.succeed({
-        status: e._tag === "InvalidOptions" ? 400 : statusOf(e),
+        status: Dashboard.statusOf(e),
         body: {
           error: e._tag === "StreamNotFound"
             ? `stream '${e.stream}' does not exist`
