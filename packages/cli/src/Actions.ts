@@ -72,10 +72,11 @@ const checkRequest = (options: Options, request: Request): JsonReply | undefined
   }
   const h = request.headers
   const origin = h["origin"]
-  if (origin !== undefined && origin !== "null" && origin !== `http://${h["host"] ?? ""}`) {
+  // the page's own origin: this host, over http or (behind a TLS proxy) https
+  const host = h["host"] ?? ""
+  if (origin !== undefined && (host === "" || (origin !== `http://${host}` && origin !== `https://${host}`))) {
     return refuse(403, "cross-origin request refused")
   }
-  if (origin === "null") return refuse(403, "cross-origin request refused")
   const site = h["sec-fetch-site"]
   if (site !== undefined && site !== "same-origin" && site !== "none") {
     return refuse(403, "cross-site request refused")

@@ -31,7 +31,14 @@
  * - `GET /healthz`: 200 `{"status":"ok"}` when Redis answers PING within 2
  *   seconds, else 503 `{"status":"unavailable","error":"..."}`.
  *
- * Nothing is created in Redis: the Monitor and the Scaler only read.
+ * - `GET /`: the dashboard (`dashboard/page.ts`), a view over its JSON API:
+ *   `GET /api/config`, `/api/overview`, `/api/pending`, `/api/dead-letters`
+ *   (`Dashboard`) and `POST /api/actions/replay|purge|cleanup` (`Actions`,
+ *   off unless `--allow-actions`, with a token).
+ *
+ * Nothing is created in Redis: the Monitor and the Scaler only read (the
+ * actions, when allowed, replay and purge dead letters and clean up dead
+ * consumers).
  *
  * @since 0.1.0
  */
