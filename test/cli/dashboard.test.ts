@@ -246,12 +246,16 @@ describe("redis-streams serve: the dashboard API", () => {
         yield* call(() => raw.xgroup("CREATE", `${prefix}:s${i}`, "g", "0"))
       }
       yield* call(() => raw.set(`${prefix}:string`, "not a stream"))
-      const { base } = yield* serve(["--match", `${prefix}:*`, "--url", redisUrl()])
+      // a dead-letter stream of a matched stream is shown with it, not as a stream of its own
+      yield* addDeadLetter(raw, `${prefix}:s1`, "1-1", "boom")
+      assert.match(DeadLetter.defaultStream(`${prefix}:s1`), new RegExp(`^\\{${prefix}:s1\\}:dlq$`))
+      const { base } = yield* serve(["--match", `*${prefix}:*`, "--url", redisUrl()])
       const o = yield* getJson(base, "/api/overview")
       assert.deepStrictEqual(o.body.streams.map((v: any) => v.stream), [1, 2, 3].map((i) => `${prefix}:s${i}`))
+      assert.strictEqual(o.body.streams[0].groups[0].deadLetters, 1)
       assert.deepStrictEqual(o.body.streams.map((v: any) => v.length), [1, 2, 3])
       assert.isFalse(o.body.truncated)
-      assert.strictEqual(o.body.match, `${prefix}:*`)
+      assert.strictEqual(o.body.match, `*${prefix}:*`)
       const metrics = yield* call(async () => (await fetch(base + "/metrics")).text())
       for (const i of [1, 2, 3]) assert.include(metrics, `redis_streams_stream_length{stream="${prefix}:s${i}"} ${i}`)
       assert.strictEqual((yield* getJson(base, "/api/dead-letters", { stream: `${prefix}:s2` })).status, 200)

@@ -2,8 +2,9 @@
  * The streams `serve` watches: those named on the command line, plus those
  * matching `--match <glob>` (found with the library's
  * `StreamsBackend.scanStreams`: SCAN MATCH TYPE stream, bounded by
- * `--match-limit`, rescanned at most every 10 seconds), each with its
- * Monitor, made on first use and kept.
+ * `--match-limit`, rescanned at most every 10 seconds; the dead-letter
+ * stream of a watched stream is left out, it is shown with its stream),
+ * each with its Monitor, made on first use and kept.
  *
  * @since 0.1.0
  */
@@ -11,7 +12,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Scope from "effect/Scope"
 import * as SynchronizedRef from "effect/SynchronizedRef"
-import { Monitor, Scaler, StreamsBackend, type StreamsError } from "effect-redis-streams"
+import { DeadLetter, Monitor, Scaler, StreamsBackend, type StreamsError } from "effect-redis-streams"
 
 /**
  * What is watched and the Monitor options.
@@ -98,8 +99,13 @@ export const make = (
       ? Effect.succeed(named)
       : Effect.map(backend.scanStreams(match.pattern, { limit: match.limit }), (found) => {
         const seen = new Set(named.streams)
+        // a matched stream's own dead-letter stream is shown with it, not as a stream of its own
+        const deadLetterStreams = new Set([...named.streams, ...found.streams].map(DeadLetter.defaultStream))
         return {
-          streams: [...named.streams, ...found.streams.filter((s) => !seen.has(s))],
+          streams: [
+            ...named.streams,
+            ...found.streams.filter((s) => !seen.has(s) && !deadLetterStreams.has(s))
+          ],
           truncated: found.truncated
         }
       })
