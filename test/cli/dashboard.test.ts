@@ -10,6 +10,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect } from "effect"
 import { DeadLetter } from "effect-redis-streams"
+import * as Http from "node:http"
 import { rawClient, redisUrl, uniqueKey } from "../src/Harness.js"
 import { runCli } from "./CliProcess.js"
 import { addDeadLetter, addEntries, call, getJson, postAction, readAs, scenario, serve } from "./DashboardKit.js"
@@ -126,6 +127,25 @@ describe("redis-streams serve: the dashboard API", () => {
       assert.include(page.headers.get("content-security-policy") ?? "", "default-src 'none'")
       assert.strictEqual(page.headers.get("x-frame-options"), "DENY")
       assert.notInclude(page.text, s)
+      // DNS rebinding: on a loopback address, a request addressed to another name gets nothing
+      const rebound = yield* call(() =>
+        new Promise<{ status: number; body: string }>((resolve, reject) => {
+          const url = new URL("/api/overview", base)
+          const req = Http.request(
+            { host: url.hostname, port: url.port, path: url.pathname, headers: { host: `attacker.example:${url.port}` } },
+            (res) => {
+              let body = ""
+              res.on("data", (c) => (body += c))
+              res.on("end", () => resolve({ status: res.statusCode ?? 0, body }))
+            }
+          )
+          req.on("error", reject)
+          req.end()
+        })
+      )
+      assert.strictEqual(rebound.status, 403)
+      assert.notInclude(rebound.body, s)
+      assert.strictEqual((yield* call(() => fetch(base.replace("127.0.0.1", "localhost") + "/api/config"))).status, 200)
       const script = yield* call(async () => (await fetch(base + "/dashboard.js")).text())
       assert.notInclude(script, "innerHTML")
       assert.notInclude(script, "insertAdjacentHTML")

@@ -72,7 +72,7 @@ export interface Options extends Watched.Options {
   /** Scaler options (thresholds, target, bounds) */
   readonly scaler: Omit<Scaler.Options, "stream" | "group">
   /** serve the dashboard (`/`, `/api/...`) with these action settings; without it, only the three endpoints */
-  readonly dashboard?: Actions.Options | undefined
+  readonly dashboard?: (Actions.Options & { readonly loopbackOnly?: boolean | undefined }) | undefined
 }
 
 /**
@@ -324,6 +324,8 @@ export interface DashboardEnv {
   readonly watched: Watched.Watched
   readonly actions: Actions.Options
   readonly backend: StreamsBackend.StreamsBackend["Type"]
+  /** serving on a loopback address: answer only requests addressed to a loopback name */
+  readonly loopbackOnly: boolean
 }
 
 /**
@@ -352,26 +354,54 @@ export const router = (collector: Collector, dashboard?: DashboardEnv) => {
   )
   if (dashboard === undefined) return base
   const { api } = dashboard
+  const guard = guardHost(dashboard.loopbackOnly)
   const withParams = (f: (params: URLSearchParams) => Effect.Effect<JsonReply>) =>
     Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => Effect.map(f(paramsOf(request)), apiResponse))
   return base.pipe(
-    HttpRouter.get("/", Effect.succeed(asset(Page.html, "text/html; charset=utf-8"))),
-    HttpRouter.get("/dashboard.js", Effect.succeed(asset(Page.js, "text/javascript; charset=utf-8"))),
-    HttpRouter.get("/dashboard.css", Effect.succeed(asset(Page.css, "text/css; charset=utf-8"))),
+    HttpRouter.get("/", guard(Effect.succeed(asset(Page.html, "text/html; charset=utf-8")))),
+    HttpRouter.get("/dashboard.js", guard(Effect.succeed(asset(Page.js, "text/javascript; charset=utf-8")))),
+    HttpRouter.get("/dashboard.css", guard(Effect.succeed(asset(Page.css, "text/css; charset=utf-8")))),
     HttpRouter.get("/favicon.ico", Effect.succeed(HttpServerResponse.empty({ status: 204 }))),
     HttpRouter.get(
       "/api/config",
-      Effect.succeed(apiResponse({
+      guard(Effect.succeed(apiResponse({
         status: 200,
         body: { actions: dashboard.actions.allowActions, match: dashboard.watched.options.match?.pattern ?? null }
-      }))
+      })))
     ),
-    HttpRouter.get("/api/overview", withParams(api.overview)),
-    HttpRouter.get("/api/pending", withParams(api.pending)),
-    HttpRouter.get("/api/dead-letters", withParams(api.deadLetters)),
-    HttpRouter.post("/api/actions/:action", actionRoute(dashboard))
+    HttpRouter.get("/api/overview", guard(withParams(api.overview))),
+    HttpRouter.get("/api/pending", guard(withParams(api.pending))),
+    HttpRouter.get("/api/dead-letters", guard(withParams(api.deadLetters))),
+    HttpRouter.post("/api/actions/:action", guard(actionRoute(dashboard)))
   )
 }
+
+const LOOPBACK_NAMES = new Set(["localhost", "127.0.0.1", "[::1]"])
+
+/** the host name of a Host header (without the port; an IPv6 address keeps its brackets) */
+const hostName = (host: string): string =>
+  host.startsWith("[") ? host.slice(0, host.indexOf("]") + 1) : host.split(":")[0]!
+
+/**
+ * When serving on a loopback address, the dashboard answers only requests
+ * addressed to a loopback name: a page of another site that rebinds its own
+ * name to 127.0.0.1 (DNS rebinding) gets a 403 instead of the data.
+ */
+const guardHost = (loopbackOnly: boolean) =>
+<E, R>(route: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
+  loopbackOnly
+    ? Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+      const host = request.headers["host"] ?? ""
+      return LOOPBACK_NAMES.has(hostName(host).toLowerCase())
+        ? route
+        : Effect.succeed(apiResponse(refuseHost(host)))
+    })
+    : route
+
+const refuseHost = (host: string): JsonReply => ({
+  status: 403,
+  body: { error: `serve listens on a loopback address: requests must be addressed to localhost or 127.0.0.1, not '${host}'` }
+})
 
 /**
  * The server as a layer over an `HttpServer` (e.g. `NodeHttpServer.layer`):
@@ -397,7 +427,8 @@ export const layer = (
         api: yield* Dashboard.make(collector.watched, { scaler: options.scaler }),
         watched: collector.watched,
         actions: options.dashboard,
-        backend
+        backend,
+        loopbackOnly: options.dashboard.loopbackOnly === true
       }
       return Layer.merge(
         HttpServer.serve(router(collector, dashboard)),

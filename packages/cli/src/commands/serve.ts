@@ -52,10 +52,17 @@ const actionOptions = (flags: ServeFlags) =>
     if (flags.allowActions && Option.isNone(token)) {
       return yield* new UsageError({ message: `--allow-actions needs a token: --token or the ${TOKEN_ENV} environment variable` })
     }
-    return { allowActions: flags.allowActions, token: Option.getOrUndefined(token) }
+    return {
+      allowActions: flags.allowActions,
+      token: Option.getOrUndefined(token),
+      loopbackOnly: ["127.0.0.1", "localhost", "::1"].includes(flags.host) || flags.host.startsWith("127.")
+    }
   })
 
-const serverLayer = (flags: ServeFlags, actions: { allowActions: boolean; token: Redacted.Redacted | undefined }) =>
+const serverLayer = (
+  flags: ServeFlags,
+  actions: { allowActions: boolean; token: Redacted.Redacted | undefined; loopbackOnly: boolean }
+) =>
   Http.layer(
     {
       streams: flags.streams,
