@@ -22,8 +22,8 @@
  *   the stream's dead letters, or those an id names.
  * - `POST /api/actions/replay|purge|cleanup` (see `Actions.ts`).
  *
- * The dashboard's Scalers are its own, so a page left open does not change
- * the scale-in stabilization that `/scale` (KEDA) and `/metrics` see.
+ * The dashboard's Scalers are their own: its readings never mix with the
+ * rates and the stabilization of `/scale` (KEDA) and `/metrics`.
  *
  * @since 0.1.0
  */
@@ -48,7 +48,7 @@ import * as Watched from "./Watched.js"
 export interface Options {
   /** Scaler options (thresholds, target, bounds) */
   readonly scaler: Omit<Scaler.Options, "stream" | "group">
-  /** samples kept per stream (default 120: 10 minutes at one per 5 seconds) */
+  /** samples kept per stream (default 120: 4 minutes while a page is open, 20 minutes otherwise) */
   readonly historySize?: number | undefined
   /** take a snapshot of every stream this often while a page is open (default 2 seconds; else every 10 seconds) */
   readonly sampleEvery?: Duration.DurationInput | undefined
