@@ -80,9 +80,8 @@ const program = Effect.gen(function*() {
     batchSize: BATCH_SIZE,
     maxWait: MAX_WAIT,
     blockTime: "250 millis",
-    claimIdle: CLAIM_IDLE,
-    claimInterval: "250 millis",
-    maxDeliveries: MAX_DELIVERIES
+    reclaim: { idle: CLAIM_IDLE, interval: "250 millis" },
+    deadLetter: { maxDeliveries: MAX_DELIVERIES }
   } as const
 
   yield* wave(60, 17)

@@ -4,6 +4,7 @@
  *
  *   POST /orders {"orderId":"o-1","amount":12.5}  -> 202 {"id":"<entry id>"}
  *   GET  /healthz                                  -> 200 ok
+ *   GET  /metrics                                  -> the library's metrics (Prometheus text)
  *
  * The worker runs as a layer (`Consumer.layerWorker`) beside the HTTP server.
  * Should it fail for good (here: someone deletes the consumer group; the
@@ -18,7 +19,7 @@
 import { HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
 import { Context, Effect, Layer, Schema } from "effect"
-import { Consumer, Producer } from "effect-redis-streams"
+import { Consumer, Metrics, Producer } from "effect-redis-streams"
 import { createServer } from "node:http"
 import { ExampleBackend, streamKey } from "./backend.js"
 
@@ -38,7 +39,8 @@ const router = HttpRouter.empty.pipe(
       return yield* HttpServerResponse.json({ id }, { status: 202 })
     }).pipe(Effect.catchAll((e) => HttpServerResponse.text(String(e), { status: 400 })))
   ),
-  HttpRouter.get("/healthz", HttpServerResponse.text("ok"))
+  HttpRouter.get("/healthz", HttpServerResponse.text("ok")),
+  HttpRouter.get("/metrics", Effect.flatMap(Metrics.prometheus(), (text) => HttpServerResponse.text(text)))
 )
 
 const HttpLive = HttpServer.serve(router).pipe(

@@ -100,7 +100,7 @@ describe("handleOrder on the in-memory backend", () => {
         group: GROUP,
         batchSize: 10,
         maxWait: "1 second",
-        claimIdle: "10 seconds"
+        reclaim: { idle: "10 seconds" }
       })
       const deliveries = yield* Ref.make<ReadonlyArray<string>>([])
       yield* consumer.process((m) =>
@@ -149,8 +149,8 @@ describe("handleOrder on the in-memory backend", () => {
         group: GROUP,
         batchSize: 10,
         maxWait: "1 second",
-        claimIdle: "5 seconds",
-        maxDeliveries: 3
+        reclaim: { idle: "5 seconds" },
+        deadLetter: { maxDeliveries: 3 }
       })
       yield* consumer.process((m) => handleOrder(m).pipe(Effect.provideService(Inventory, inventory))).pipe(
         Effect.forkScoped

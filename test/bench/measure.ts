@@ -80,9 +80,9 @@ const libConsume = (stream: string, group: string, consumers: number, readAhead:
           batchSize: BATCH,
           maxWait: 0,
           emitEmpty: true,
-          claimIdle: false,
           readAhead,
-          sharedConnection
+          reclaim: false,
+          connection: { shared: sharedConnection }
         })
     )
     let total = 0

@@ -100,9 +100,8 @@ if (unavailable !== undefined) {
                   batchSize: 50,
                   maxWait: "20 millis",
                   blockTime: "200 millis",
-                  claimIdle: "300 millis",
-                  claimInterval: "100 millis",
-                  maxDeliveries: 20
+                  reclaim: { idle: "300 millis", interval: "100 millis" },
+                  deadLetter: { maxDeliveries: 20 }
                 })
                 return yield* consumer.process((m) =>
                   Effect.suspend(() => {

@@ -204,9 +204,8 @@ if (unavailable !== undefined) {
               consumer: "survivor",
               batchSize: 10,
               maxWait: "50 millis",
-              claimIdle: "300 millis",
-              claimInterval: "50 millis",
-              blockTime: "100 millis"
+              blockTime: "100 millis",
+              reclaim: { idle: "300 millis", interval: "50 millis" }
             })
             const seen: Array<{ id: string; deliveries: number }> = []
             const fiber = yield* survivor.process((m) => Effect.sync(() => seen.push({ id: m.id, deliveries: m.deliveryCount })))
@@ -231,10 +230,9 @@ if (unavailable !== undefined) {
               group: "g",
               batchSize: 10,
               maxWait: "20 millis",
-              claimIdle: "50 millis",
-              claimInterval: "20 millis",
               blockTime: "100 millis",
-              maxDeliveries: 2
+              reclaim: { idle: "50 millis", interval: "20 millis" },
+              deadLetter: { maxDeliveries: 2 }
             })
             const dlq = consumer.deadLetterStream
             assert.strictEqual(dlq, DeadLetter.defaultStream(stream))
@@ -275,7 +273,7 @@ if (unavailable !== undefined) {
           assert.notStrictEqual(topology.cluster.portOf(dlq), topology.cluster.portOf(stream))
           const producer = yield* Producer.make({ stream })
           const ids = yield* producer.addAll([{ n: "0" }, { n: "1" }])
-          const consumer = yield* Consumer.make({ stream, group: "g", batchSize: 10, maxWait: "20 millis", deadLetterStream: dlq })
+          const consumer = yield* Consumer.make({ stream, group: "g", batchSize: 10, maxWait: "20 millis", deadLetter: { stream: dlq } })
           const fiber = yield* consumer.process((m) =>
             m.body.n === "1" ? Effect.fail(new Message.Poison({ reason: "bad" })) : Effect.void
           ).pipe(Effect.fork)

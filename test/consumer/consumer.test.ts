@@ -133,7 +133,7 @@ forEachBackend("Consumer", (it, backendName) => {
       const backend = yield* StreamsBackend.StreamsBackend
       const stream = kit.key("c")
       const ids = yield* fill(stream, 6)
-      const base = { stream, group: "g", batchSize: 4, maxWait: "50 millis", claimIdle: "1 hour" } as const
+      const base = { stream, group: "g", batchSize: 4, maxWait: "50 millis", reclaim: { idle: "1 hour" } } as const
       yield* Effect.scoped(
         Effect.flatMap(Consumer.make({ ...base, consumer: "old" }), (c) => c.batches.pipe(Stream.take(1), Stream.runCollect))
       )
@@ -219,7 +219,7 @@ forEachBackend("Consumer", (it, backendName) => {
       const backend = yield* StreamsBackend.StreamsBackend
       const stream = kit.key("c")
       const ids = yield* fill(stream, 10)
-      const consumer = yield* Consumer.make({ stream, group: "g", batchSize: 5, maxWait: "20 millis", claimIdle: "1 hour" })
+      const consumer = yield* Consumer.make({ stream, group: "g", batchSize: 5, maxWait: "20 millis", reclaim: { idle: "1 hour" } })
       const seen: Array<string> = []
       const fiber = yield* consumer.process((m) =>
         Effect.sync(() => seen.push(m.id)).pipe(
@@ -329,9 +329,9 @@ plainIt.effect("Consumer rejects invalid options with InvalidOptions naming the 
       [{ ...base, group: "" }, "group"],
       [{ ...base, consumer: "" }, "consumer"],
       [{ ...base, blockTime: 0 }, "blockTime"],
-      [{ ...base, maxDeliveries: 0 }, "maxDeliveries"],
+      [{ ...base, deadLetter: { maxDeliveries: 0 } }, "deadLetter.maxDeliveries"],
       [{ ...base, startFrom: { id: "latest" } }, "startFrom"],
-      [{ ...base, deadLetterStream: "s" }, "deadLetterStream"]
+      [{ ...base, deadLetter: { stream: "s" } }, "deadLetter.stream"]
     ]
     for (const [options, option] of cases) {
       const result = yield* Effect.either(
@@ -355,7 +355,7 @@ forEachBackend("Consumer entry size bound", (it) => {
       const stream = kit.key("c")
       const small = yield* backend.add(stream, ["v", "x".repeat(100)])
       const big = yield* backend.add(stream, ["v", "é".repeat(600)]) // 1200 bytes in UTF-8
-      const consumer = yield* Consumer.make({ stream, group: "g", batchSize: 10, maxWait: 0, maxEntryBytes: 1000 })
+      const consumer = yield* Consumer.make({ stream, group: "g", batchSize: 10, maxWait: 0, deadLetter: { maxEntryBytes: 1000 } })
       const [batch] = yield* takeBatches(consumer, 1, 0)
       assert.deepStrictEqual(batch!.messages.map((m) => m.id), [small])
       const dead = (yield* backend.range(consumer.deadLetterStream)).map(DeadLetter.parse)

@@ -25,7 +25,7 @@ forEachBackend("Consumer failure handling", (it) => {
       const backend = yield* StreamsBackend.StreamsBackend
       const stream = kit.key("f")
       const ids = yield* fill(stream, 5)
-      const base = { stream, group: "g", batchSize: 5, maxWait: "50 millis", claimIdle: "1 second", blockTime: "100 millis" } as const
+      const base = { stream, group: "g", batchSize: 5, maxWait: "50 millis", blockTime: "100 millis", reclaim: { idle: "1 second" } } as const
       // A takes a batch and "dies": nothing is acknowledged and it never reads again
       const a = yield* Consumer.make({ ...base, consumer: "A", removeOnShutdown: false })
       const taken = Chunk.unsafeGet(yield* a.batches.pipe(Stream.take(1), Stream.runCollect), 0)
@@ -51,7 +51,7 @@ forEachBackend("Consumer failure handling", (it) => {
       const kit = yield* TestKit
       const stream = kit.key("f")
       const ids = yield* fill(stream, 40)
-      const base = { stream, group: "g", batchSize: 40, maxWait: "50 millis", claimIdle: "500 millis", blockTime: "100 millis" } as const
+      const base = { stream, group: "g", batchSize: 40, maxWait: "50 millis", blockTime: "100 millis", reclaim: { idle: "500 millis" } } as const
       const dead = yield* Consumer.make({ ...base, consumer: "dead", removeOnShutdown: false })
       yield* dead.batches.pipe(Stream.take(1), Stream.runDrain)
       const seen = new Map<string, number>()
@@ -79,10 +79,9 @@ forEachBackend("Consumer failure handling", (it) => {
         group: "g",
         batchSize: 5,
         maxWait: "20 millis",
-        claimIdle: "100 millis",
-        claimInterval: "50 millis",
         blockTime: "50 millis",
-        maxDeliveries: 3
+        reclaim: { idle: "100 millis", interval: "50 millis" },
+        deadLetter: { maxDeliveries: 3 }
       })
       const attempts = new Map<string, number>()
       const fiber = yield* consumer.process((m) =>
@@ -238,7 +237,7 @@ forEachBackend("Consumer dead letters under faults", (it) => {
       const batches = yield* Fiber.join(fiber)
       assert.strictEqual(Chunk.unsafeGet(batches, 0).messages.length, 3)
       // a policy of 2 retries gives up on the third failure
-      const strict = yield* Consumer.make({ stream, group: "h", batchSize: 3, maxWait: 0, reconnect: Schedule.recurs(2) })
+      const strict = yield* Consumer.make({ stream, group: "h", batchSize: 3, maxWait: 0, connection: { reconnect: Schedule.recurs(2) } })
       yield* store.failNext((op) => op.command === "XREADGROUP" && op.stream === stream, lost, { times: 3 })
       const failed = yield* strict.batches.pipe(Stream.runDrain, Effect.flip)
       assert.strictEqual(failed._tag, "RedisConnectionError")

@@ -82,7 +82,7 @@ forEachBackend("Consumer read-ahead", (it) => {
       const backend = yield* StreamsBackend.StreamsBackend
       const stream = kit.key("ra")
       const ids = yield* fill(stream, 20)
-      const options = { stream, group: "g", batchSize: 10, maxWait: 0, claimIdle: "5 seconds" } as const
+      const options = { stream, group: "g", batchSize: 10, maxWait: 0, reclaim: { idle: "5 seconds" } } as const
       const a = yield* Consumer.make({ ...options, consumer: "a" })
       // one batch, acknowledged: the acknowledgement reads the next batch, which this run never hands out
       yield* a.batches.pipe(Stream.take(1), Stream.runForEach((b) => b.ack))
@@ -170,8 +170,7 @@ forEachBackend("Consumer read-ahead", (it) => {
         consumer: "live",
         batchSize: 10,
         maxWait: 0,
-        claimIdle: "1 second",
-        claimInterval: "200 millis"
+        reclaim: { idle: "1 second", interval: "200 millis" }
       })
       const next = yield* puller(consumer)
       for (let i = 0; i < 3; i++) yield* (yield* next).ack

@@ -33,7 +33,7 @@ describe("Consumer against Redis faults", () => {
         const producer = yield* Producer.make({ stream: "jobs" })
         produced.push(...(yield* producer.addAll(Array.from({ length: 1000 }, (_, i) => ({ n: String(i) })))))
         const consumers = yield* Effect.forEach(["a", "b"], (name) =>
-          Consumer.make({ stream: "jobs", group: "g", consumer: name, batchSize: 20, maxWait: "50 millis", blockTime: "500 millis", claimIdle: "2 seconds" }))
+          Consumer.make({ stream: "jobs", group: "g", consumer: name, batchSize: 20, maxWait: "50 millis", blockTime: "500 millis", reclaim: { idle: "2 seconds" } }))
         const fibers = yield* Effect.forEach(consumers, (c) =>
           c.process((m) => Effect.sleep("1 millis").pipe(Effect.zipRight(Effect.sync(() => seen.add(m.id))))).pipe(Effect.fork))
         assert.isTrue(yield* waitUntil(() => seen.size >= 300, 20_000))
@@ -113,11 +113,10 @@ describe("Consumer against Redis faults", () => {
           batchSize: 100,
           maxWait: "20 millis",
           blockTime: "200 millis",
-          claimIdle: "1 second",
-          claimInterval: "200 millis",
           // 10% random failures: a random id fails 10 times in a row with p = 1e-10, so only the
           // always-failing ids can exhaust maxDeliveries
-          maxDeliveries: 10
+          deadLetter: { maxDeliveries: 10 },
+          reclaim: { idle: "1 second", interval: "200 millis" }
         } as const
         const start = Date.now()
         // w4 runs in a child process, killed with SIGKILL in the middle of the run; it appends the ids it

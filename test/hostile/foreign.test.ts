@@ -46,7 +46,7 @@ const drain = <A>(
     const consumer = yield* Consumer.make({
       emitEmpty: true,
       blockTime: "100 millis",
-      claimIdle: false,
+      reclaim: false,
       ...options
     } as Consumer.Options<A, any> & { readonly schema: Schema.Schema<A, any, never> })
     const handled: Array<Message.Message<A>> = []
@@ -186,7 +186,7 @@ forEachBackend("hostile entries", (it) => {
       assert.strictEqual(all.handled[1]!.fields["wide"], wide)
 
       const limited = yield* drain(
-        { stream, group: "limited", batchSize: 10, maxWait: 0, maxEntryBytes: 10 * 1024 * 1024 },
+        { stream, group: "limited", batchSize: 10, maxWait: 0, deadLetter: { maxEntryBytes: 10 * 1024 * 1024 } },
         3
       )
       assert.deepStrictEqual(limited.handled.map((m) => m.id), [smallId])
@@ -287,7 +287,7 @@ plainIt.scopedLive("memory stays bounded: 30 entries of 10 MB, batches of 2, max
     let peak = before
     const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 5)
     const started = Date.now()
-    const r = yield* drain({ stream, group: "g", batchSize: 2, maxWait: 0, maxEntryBytes: 1024 * 1024 }, 30).pipe(
+    const r = yield* drain({ stream, group: "g", batchSize: 2, maxWait: 0, deadLetter: { maxEntryBytes: 1024 * 1024 } }, 30).pipe(
       Effect.provide(Layer.merge(RedisBackend.layerRedis({ url: Redacted.make(server.url) }), testLogLevel)),
       Effect.ensuring(Effect.sync(() => clearInterval(sampler)))
     )

@@ -78,7 +78,7 @@ forEachBackend("hostile names", (it) => {
             batchSize: 10,
             maxWait: 0,
             emitEmpty: true,
-            claimIdle: false
+            reclaim: false
           })
           const batch = yield* consumer.batches.pipe(Stream.take(1), Stream.runHead, Effect.map(Option.getOrThrow))
           assert.deepStrictEqual(batch.messages.map((m) => m.id), ids, `${stream} / ${group}`)
@@ -206,7 +206,7 @@ layer(Layer.mergeAll(Layer.scoped(Env, Effect.map(cli, (c) => ({ cli: c }))), te
         yield* Effect.scoped(Effect.gen(function*() {
           const p = yield* Producer.make({ stream })
           yield* p.add({ poison: "yes" })
-          const consumer = yield* Consumer.make({ stream, group, batchSize: 10, maxWait: 0, emitEmpty: true, claimIdle: false })
+          const consumer = yield* Consumer.make({ stream, group, batchSize: 10, maxWait: 0, emitEmpty: true, reclaim: false })
           const batch = yield* consumer.batches.pipe(Stream.take(1), Stream.runHead, Effect.map(Option.getOrThrow))
           for (const m of batch.messages) if (m.fields["poison"] === "yes") yield* m.deadLetter("poison")
         })).pipe(Effect.provide(backend))
@@ -268,5 +268,5 @@ layer(Layer.mergeAll(Layer.scoped(Env, Effect.map(cli, (c) => ({ cli: c }))), te
       assert.strictEqual(JSON.parse(scale.body).stream, names[0])
       const stopped = yield* served.stop
       assert.strictEqual(stopped.code, 0, stopped.stderr)
-    }))
+    }), { timeout: 180_000 }) // about 50 CLI processes: 30-60 s on a 2-core machine, more when it is busy
 })

@@ -63,18 +63,22 @@ const consumerCases: ReadonlyArray<Case<Consumer.Options>> = [
   ["startFrom", { startFrom: "end" }],
   ["startFrom", { startFrom: { id: "yesterday" } }],
   ["startFrom", { startFrom: { id: "" } }],
-  ["claimIdle", { claimIdle: 0 }],
-  ["claimIdle", { claimIdle: -1 }],
-  ["claimInterval", { claimInterval: 0 }],
-  ["maxDeliveries", { maxDeliveries: 0 }],
-  ["maxDeliveries", { maxDeliveries: -3 }],
-  ["maxDeliveries", { maxDeliveries: 2.5 }],
-  ["deadLetterStream", { deadLetterStream: "" }],
-  ["deadLetterStream", { deadLetterStream: "s" }],
+  ["reclaim.idle", { reclaim: { idle: 0 } }],
+  ["reclaim.idle", { reclaim: { idle: -1 } }],
+  ["reclaim.interval", { reclaim: { interval: 0 } }],
+  ["deadLetter.maxDeliveries", { deadLetter: { maxDeliveries: 0 } }],
+  ["deadLetter.maxDeliveries", { deadLetter: { maxDeliveries: -3 } }],
+  ["deadLetter.maxDeliveries", { deadLetter: { maxDeliveries: 2.5 } }],
+  ["deadLetter.stream", { deadLetter: { stream: "" } }],
+  ["deadLetter.stream", { deadLetter: { stream: "s" } }],
   ["shutdownTimeout", { shutdownTimeout: -1 }],
-  ["maxEntryBytes", { maxEntryBytes: 0 }],
-  ["maxEntryBytes", { maxEntryBytes: -1 }],
-  ["maxEntryBytes", { maxEntryBytes: 0.5 }]
+  ["deadLetter.maxEntryBytes", { deadLetter: { maxEntryBytes: 0 } }],
+  ["deadLetter.maxEntryBytes", { deadLetter: { maxEntryBytes: -1 } }],
+  ["deadLetter.maxEntryBytes", { deadLetter: { maxEntryBytes: 0.5 } }],
+  // 0.1.0's flat options name where they moved
+  ["claimIdle", { claimIdle: "1 second" }],
+  ["maxDeliveries", { maxDeliveries: 3 }],
+  ["sharedConnection", { sharedConnection: true }]
 ]
 
 const producerBase: Producer.Options = { stream: "s" }
@@ -171,7 +175,11 @@ describe("invalid options are rejected when the service is built", () => {
   run(
     "Consumer (negative durations)",
     consumerBase,
-    negative(["maxWait", "blockTime", "claimIdle", "claimInterval", "shutdownTimeout"]),
+    [
+      ...negative(["maxWait", "blockTime", "shutdownTimeout"]),
+      ...negativeDurations.map((value) => ["reclaim.idle", { reclaim: { idle: value } }] as const),
+      ...negativeDurations.map((value) => ["reclaim.interval", { reclaim: { interval: value } }] as const)
+    ],
     (o) => Consumer.make(o)
   )
   run("Monitor (negative durations)", monitorBase, negative(["idleThreshold", "claimIdle"]), (o) => Monitor.make(o))

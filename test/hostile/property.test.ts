@@ -194,12 +194,10 @@ const runScenario = (sc: Scenario, seed: number, stats: Stats) =>
       maxWait: "10 millis",
       blockTime: "20 millis",
       // well above maxWait plus the time to collect a batch (reclaim runs only between batches: see below)
-      claimIdle: "300 millis",
-      claimInterval: "20 millis",
-      maxDeliveries: MAX_DELIVERIES,
-      maxEntryBytes: MAX_ENTRY_BYTES,
+      reclaim: { idle: "300 millis", interval: "20 millis" },
       schema: Body,
-      shutdownTimeout: "1 second"
+      shutdownTimeout: "1 second",
+      deadLetter: { maxDeliveries: MAX_DELIVERIES, maxEntryBytes: MAX_ENTRY_BYTES }
     } as const
 
     const done = Effect.gen(function*() {
@@ -303,7 +301,7 @@ describe("Consumer property: every entry ends acknowledged or dead-lettered", ()
     Effect.gen(function*() {
       const backend = yield* StreamsBackend.StreamsBackend
       yield* backend.add("oversize", ["pad", "x".repeat(1000)])
-      const options = { stream: "oversize", group: "g", consumer: "c", batchSize: 10, maxWait: 0, emitEmpty: true, maxEntryBytes: 100, maxDeliveries: 1 } as const
+      const options = { stream: "oversize", group: "g", consumer: "c", batchSize: 10, maxWait: 0, emitEmpty: true, deadLetter: { maxEntryBytes: 100, maxDeliveries: 1 } } as const
       const crashes = { count: 0 }
       // first run: the dead-letter XADD succeeds, then the process dies before its XACK
       yield* Effect.exit(Effect.scoped(Effect.flatMap(Consumer.make(options), (c) => c.batches.pipe(Stream.take(1), Stream.runDrain))).pipe(
@@ -328,9 +326,8 @@ describe("Consumer property: every entry ends acknowledged or dead-lettered", ()
         group: "g",
         batchSize: 100,
         maxWait: "2 seconds",
-        claimIdle: "300 millis",
-        claimInterval: "50 millis",
-        blockTime: "100 millis"
+        blockTime: "100 millis",
+        reclaim: { idle: "300 millis", interval: "50 millis" }
       })
       const batch = yield* consumer.batches.pipe(Stream.take(1), Stream.runHead, Effect.map(Option.getOrThrow))
       assert.deepStrictEqual(batch.messages.map((m) => m.deliveryCount), [1])

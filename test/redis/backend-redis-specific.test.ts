@@ -282,7 +282,7 @@ describe("RedisBackend (Redis-specific)", () => {
 
       yield* Effect.gen(function*() {
         const own = yield* Consumer.make({ stream, group: "g", consumer: "own", batchSize: 2, maxWait: 0 })
-        const shared = yield* Consumer.make({ stream, group: "g", consumer: "shared", batchSize: 2, maxWait: 0, sharedConnection: true })
+        const shared = yield* Consumer.make({ stream, group: "g", consumer: "shared", batchSize: 2, maxWait: 0, connection: { shared: true } })
         assert.strictEqual(yield* countClients(raw, name), 1, "no connection before a run")
         const [batch, during] = yield* firstOfRun(own)
         assert.strictEqual(during, 3, "main + the run's blocking connection + its lane")

@@ -64,7 +64,7 @@ export const consume = (stream: string, group: string, expected: number, consume
       batchSize: 10,
       maxWait: "50 millis",
       blockTime: "500 millis",
-      claimIdle: "5 seconds"
+      reclaim: { idle: "5 seconds" }
     })
     const handled = new Set<string>()
     const fiber = yield* c.process((m) =>
@@ -93,8 +93,8 @@ export const takeAndDie = (stream: string, group: string, consumer: string, n: n
       batchSize: n,
       maxWait: "200 millis",
       blockTime: "200 millis",
-      claimIdle: false,
-      removeOnShutdown: false
+      removeOnShutdown: false,
+      reclaim: false
     })
     const batch = yield* c.batches.pipe(Stream.take(1), Stream.runHead)
     return Option.match(batch, { onNone: () => [], onSome: (b) => b.messages.map((m) => m.id) })

@@ -126,13 +126,14 @@ layer(Layer.merge(envLayer, testLogLevel), { excludeTestServices: true, timeout:
         assert.match(error.message, /tls\.servername/)
       }))
 
-    it.scoped("plain redis:// to the TLS port fails fast with a connection error (no hang)", () =>
+    it.scoped("plain redis:// to the TLS port fails fast with a connection error that says the server may expect TLS (no hang)", () =>
       Effect.gen(function*() {
         const { open } = yield* Env
         const started = Date.now()
         const error = yield* connectionFailure({ url: Redacted.make(`redis://127.0.0.1:${open.tlsPort}`) })
         assert.isBelow(Date.now() - started, 3500)
         assert.match(error.message, /^Cannot connect to Redis at 127\.0\.0\.1:\d+/)
+        assert.include(error.message, "the server may expect TLS: use rediss://")
       }))
   })
 

@@ -91,8 +91,7 @@ describe("Redis Sentinel", () => {
                 batchSize: 50,
                 maxWait: "20 millis",
                 blockTime: "300 millis",
-                claimIdle: "1 second",
-                claimInterval: "200 millis"
+                reclaim: { idle: "1 second", interval: "200 millis" }
               }),
               (c) =>
                 c.process((m) =>

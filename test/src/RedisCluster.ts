@@ -187,8 +187,12 @@ export const redisCli = (args: ReadonlyArray<string>, timeoutMs = 30_000): Promi
   })
 
 /** a plain client on one server, not retrying (for setup and checks); quit with `quitClient` */
-export const nodeClient = (port: number): Redis =>
-  new Redis({ host: "127.0.0.1", port, maxRetriesPerRequest: 1, retryStrategy: () => null, lazyConnect: false })
+export const nodeClient = (port: number): Redis => {
+  const client = new Redis({ host: "127.0.0.1", port, maxRetriesPerRequest: 1, retryStrategy: () => null, lazyConnect: false })
+  // a failed connect rejects the commands; without a listener ioredis would also print it on stderr
+  client.on("error", () => {})
+  return client
+}
 
 export const quitClient = (client: Redis | Cluster): Promise<void> =>
   client.quit().then(() => undefined, () => client.disconnect())

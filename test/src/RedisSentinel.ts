@@ -106,9 +106,63 @@ export class RedisSentinelProcess {
     }, 30_000)
     return { from, to, switchedMs, settledMs: Date.now() - start }
   }
+  /**
+   * SIGKILL the master; wait until Sentinel names the replica as master.
+   * Returns the old and new master ports and when the switch was seen.
+   */
+  async killMaster(): Promise<{ readonly from: number; readonly to: number; readonly switchedMs: number }> {
+    const from = await this.masterPort()
+    const to = this.servers.find((s) => s.port !== from)!.port
+    const start = Date.now()
+    await this.server(from).stop("SIGKILL")
+    await waitFor("Sentinel to promote the replica", async () => (await this.masterPort()) === to, 30_000)
+    return { from, to, switchedMs: Date.now() - start }
+  }
+  /**
+   * Start a killed server again on its port and wait until it replicates
+   * from the current master (Sentinel reconfigures it) and Sentinel lists it
+   * as a healthy replica, so that a next failover can promote it.
+   */
+  async rejoin(port: number): Promise<void> {
+    await this.server(port).start()
+    const master = await this.masterPort()
+    // what Sentinel would do (it waits some seconds before reconfiguring a restarted master)
+    await waitFor("REPLICAOF to be accepted", async () => {
+      const client = nodeClient(port)
+      try {
+        await client.call("REPLICAOF", "127.0.0.1", String(master))
+        return true
+      } finally {
+        await quitClient(client)
+      }
+    })
+    await waitFor("the restarted server to replicate from the new master", async () => {
+      const r = await info(port, "replication")
+      return field(r, "role") === "slave" && field(r, "master_port") === String(master) &&
+        field(r, "master_link_status") === "up"
+    }, 30_000)
+    await waitFor("Sentinel to list it as a healthy replica", async () => {
+      const client = nodeClient(this.sentinel.port)
+      try {
+        const replicas = await client.call("SENTINEL", "REPLICAS", this.name) as Array<Array<string>>
+        return replicas.some((r) => r[r.indexOf("port") + 1] === String(port) && r[r.indexOf("flags") + 1] === "slave")
+      } finally {
+        await quitClient(client)
+      }
+    }, 30_000)
+  }
   async dispose(): Promise<void> {
     await Promise.all([this.sentinel, ...this.servers].map(disposeRedis))
   }
+}
+
+export interface SentinelOptions {
+  readonly serverArgs?: ReadonlyArray<string>
+  /**
+   * Sentinel's failover-timeout (default 5000 ms); Sentinel does not start a
+   * new failover of the same master within twice this time of the last one
+   */
+  readonly failoverTimeoutMs?: number
 }
 
 /**
@@ -117,7 +171,7 @@ export class RedisSentinelProcess {
  * sync and Sentinel knows it. On failure every process started is stopped.
  */
 export const startRedisSentinelProcess = async (
-  options: { readonly serverArgs?: ReadonlyArray<string> } = {}
+  options: SentinelOptions = {}
 ): Promise<RedisSentinelProcess> => {
   const started: Array<RedisProcess> = []
   try {
@@ -146,7 +200,7 @@ export const startRedisSentinelProcess = async (
           `dir ${dir}`,
           `sentinel monitor ${MASTER_NAME} 127.0.0.1 ${master.port} 1`,
           `sentinel down-after-milliseconds ${MASTER_NAME} 1000`,
-          `sentinel failover-timeout ${MASTER_NAME} 5000`,
+          `sentinel failover-timeout ${MASTER_NAME} ${options.failoverTimeoutMs ?? 5000}`,
           `sentinel parallel-syncs ${MASTER_NAME} 1`,
           ""
         ].join("\n")
@@ -176,7 +230,7 @@ export const startRedisSentinelProcess = async (
 
 /** a Sentinel topology for the scope */
 export const startRedisSentinel = (
-  options: { readonly serverArgs?: ReadonlyArray<string> } = {}
+  options: SentinelOptions = {}
 ): Effect.Effect<RedisSentinelProcess, never, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.promise(() => startRedisSentinelProcess(options)),

@@ -36,13 +36,12 @@ const program = Effect.gen(function*() {
     batchSize: 100,
     maxWait: "20 millis",
     blockTime: "200 millis",
-    claimIdle: "1 second",
-    claimInterval: "200 millis",
-    maxDeliveries: 10,
     ...options,
     stream: env("STREAM"),
     group: env("GROUP"),
-    consumer: env("CONSUMER")
+    consumer: env("CONSUMER"),
+    reclaim: { idle: "1 second", interval: "200 millis" },
+    deadLetter: { maxDeliveries: 10 }
   })
   process.stdout.write("ready\n")
   yield* consumer.process((m) =>

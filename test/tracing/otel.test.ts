@@ -13,8 +13,8 @@
 import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
 import { assert } from "@effect/vitest"
 import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
-import { Effect } from "effect"
-import { Producer, StreamsBackend } from "effect-redis-streams"
+import { Chunk, Effect, Fiber, Stream } from "effect"
+import { Consumer, DeadLetter, Producer, StreamsBackend } from "effect-redis-streams"
 import * as TraceContext from "../../packages/redis-streams/src/internal/traceContext.js"
 import { forEachBackend, TestKit } from "../src/Harness.js"
 
@@ -34,6 +34,69 @@ const processSpan = (stream: string, fields: ReadonlyArray<string>, id = "1-0") 
   TraceContext.processSpan(Effect.void, { stream, group: "g", consumer: "c", id, deliveryCount: 1, rawFields: fields })
 
 forEachBackend("traceContext with @effect/opentelemetry", (it) => {
+  it.effect("end to end: Consumer.process runs each handler in a child of the producer's span; batches link to them", () =>
+    Effect.gen(function*() {
+      const kit = yield* TestKit
+      const stream = kit.key("otel")
+      const { exporter, layer } = withOtel()
+      const { spans, handlerTraces } = yield* Effect.gen(function*() {
+        const producer = yield* Producer.make({ stream })
+        yield* producer.add({ n: "1" }).pipe(Effect.withSpan("request 1"))
+        yield* producer.add({ n: "2" }).pipe(Effect.withSpan("request 2"))
+        const consumer = yield* Consumer.make({ stream, group: "g", batchSize: 10, maxWait: 0 })
+        const handlerTraces = new Map<string, string>()
+        const worker = yield* consumer.process((m) =>
+          Effect.flatMap(Effect.currentSpan, (span) => Effect.sync(() => handlerTraces.set(m.body.n, span.traceId))), {
+          concurrency: 2
+        }).pipe(Effect.fork)
+        for (let waited = 0; waited < 5000 && handlerTraces.size < 2; waited += 10) yield* kit.sleep(10)
+        yield* Fiber.interrupt(worker)
+        // a second group reads the same entries as one batch: its span links to both producers
+        const other = yield* Consumer.make({ stream, group: "h", batchSize: 10, maxWait: 0 })
+        yield* other.batches.pipe(Stream.take(1), Stream.runCollect, Effect.map(Chunk.size))
+        return { spans: exporter.getFinishedSpans(), handlerTraces }
+      }).pipe(Effect.scoped, Effect.provide(layer))
+      const byName = (name: string) => spans.filter((s) => s.name === name)
+      const requests = ["request 1", "request 2"].map((n) => byName(n)[0]!)
+      const adds = byName("Producer.add")
+      const handlers = byName(`process ${stream}`)
+      assert.strictEqual(handlers.length, 2)
+      assert.strictEqual(handlerTraces.get("1"), requests[0]!.spanContext().traceId)
+      assert.strictEqual(handlerTraces.get("2"), requests[1]!.spanContext().traceId)
+      for (const handler of handlers) {
+        const add = adds.find((a) => a.spanContext().traceId === handler.spanContext().traceId)!
+        assert.strictEqual(parentIdOf(handler), add.spanContext().spanId, "the handler's span is a child of Producer.add")
+        assert.strictEqual(handler.kind, 4)
+        assert.strictEqual(handler.attributes["messaging.consumer.group.name"], "g")
+      }
+      const batch = byName("Consumer.batch").find((b) => b.links.length > 0)!
+      assert.sameMembers(batch.links.map((l) => l.context.spanId), adds.map((a) => a.spanContext().spanId))
+    }))
+
+  it.effect("a malformed traceparent: the message is processed as usual and nothing is dead-lettered", () =>
+    Effect.gen(function*() {
+      const kit = yield* TestKit
+      const backend = yield* StreamsBackend.StreamsBackend
+      const stream = kit.key("otel")
+      const { layer } = withOtel()
+      yield* backend.add(stream, ["n", "1", "traceparent", "00-not-a-trace-context-zz", "tracestate", "=,=,"])
+      yield* backend.add(stream, ["n", "2", "traceparent", "00-00000000000000000000000000000000-0000000000000000-01"])
+      const seen = yield* Effect.gen(function*() {
+        const consumer = yield* Consumer.make({ stream, group: "g", batchSize: 10, maxWait: 0 })
+        const seen: Array<Record<string, string>> = []
+        const worker = yield* consumer.process((m) => Effect.sync(() => seen.push(m.body))).pipe(Effect.fork)
+        for (let waited = 0; waited < 5000 && seen.length < 2; waited += 10) yield* kit.sleep(10)
+        for (let waited = 0; waited < 1000 && (yield* backend.pendingSummary(stream, "g")).count > 0; waited += 10) {
+          yield* kit.sleep(10)
+        }
+        yield* Fiber.interrupt(worker)
+        return seen
+      }).pipe(Effect.scoped, Effect.provide(layer))
+      assert.deepStrictEqual(seen, [{ n: "1" }, { n: "2" }], "processed, reserved fields hidden from the body")
+      assert.strictEqual((yield* backend.pendingSummary(stream, "g")).count, 0, "acknowledged")
+      assert.strictEqual(yield* backend.length(DeadLetter.defaultStream(stream)), 0, "nothing dead-lettered")
+    }))
+
   it.effect("the producer's span and the handler's span share one trace; the Producer's span is the parent", () =>
     Effect.gen(function*() {
       const kit = yield* TestKit

@@ -10,14 +10,14 @@
  * Delivery is at-least-once. What is not acknowledged stays pending under this
  * consumer's name and is delivered again: to this consumer when it restarts
  * under the same name (its own pending entries come first), or to any
- * consumer of the group once it has been idle for `claimIdle` (reclaim).
- * An entry delivered more than `maxDeliveries` times, an entry that does not
+ * consumer of the group once it has been idle for `reclaim.idle` (reclaim).
+ * An entry delivered more than `deadLetter.maxDeliveries` times, an entry that does not
  * decode with the schema, or one a handler rejects with `Message.Poison`, is
  * moved to the dead-letter stream (see `DeadLetter`).
  *
  * Connections: while `batches` runs (`process` runs it), the Consumer reads
  * and acknowledges on a connection of its own (a `StreamsBackend.lane`;
- * `sharedConnection: true` uses the backend's) and blocks on one more; both
+ * `connection: { shared: true }` uses the backend's) and blocks on one more; both
  * are closed when the run ends.
  *
  * ```ts
@@ -64,16 +64,17 @@ export type StartFrom = "beginning" | "new" | { readonly id: string }
 
 /**
  * Consumer options. Defaults: `blockTime` 2 s, `startFrom` "beginning",
- * `claimIdle` 30 s (reclaim entries idle that long from any consumer of the
- * group; `false` disables reclaim), `claimInterval` claimIdle / 2 (at most
- * 5 s), `maxDeliveries` 5, `deadLetterStream` `DeadLetter.defaultStream(stream)`,
- * `shutdownTimeout` 10 s, `removeOnShutdown` true, `reconnect` exponential
- * backoff from 100 ms to 5 s, forever.
+ * `reclaim.idle` 30 s (reclaim entries idle that long from any consumer of
+ * the group; `reclaim: false` disables reclaim), `reclaim.interval` idle / 2
+ * (at most 5 s), `deadLetter.maxDeliveries` 5, `deadLetter.stream`
+ * `DeadLetter.defaultStream(stream)`, `deadLetter.maxEntryBytes` 16 MiB,
+ * `shutdownTimeout` 10 s, `removeOnShutdown` true, `connection.reconnect`
+ * exponential backoff from 100 ms to 5 s, forever (see `defaults`).
  *
  * @since 0.1.0
  * @category models
  */
-export interface Options<A = Record<string, string>, I = unknown> {
+export interface Options<A = Record<string, string>, I = unknown, R = never> {
   /** the stream to consume (created with the group when missing) */
   readonly stream: string
   /** the consumer group; created at `startFrom` when missing */
@@ -88,22 +89,19 @@ export interface Options<A = Record<string, string>, I = unknown> {
   readonly blockTime?: Duration.DurationInput | undefined
   /** where a group created by this Consumer starts (default "beginning"); no effect on an existing group */
   readonly startFrom?: StartFrom | undefined
-  /** decode each entry into `message.body` with this Schema; an entry that does not decode is dead-lettered */
-  readonly schema?: Schema.Schema<A, I, never> | undefined
+  /**
+   * decode each entry into `message.body` with this Schema; an entry that
+   * does not decode is dead-lettered. A schema that requires services (`R`)
+   * makes the Consumer require them too; its transformations must run
+   * synchronously.
+   */
+  readonly schema?: Schema.Schema<A, I, R> | undefined
   /** how `schema` reads an entry: one field per property ("fields", default) or one JSON `data` field ("json") */
   readonly encoding?: "fields" | "json" | undefined
   /** emit empty batches when `maxWait` passes with nothing read (the seed's polling style) */
   readonly emitEmpty?: boolean | undefined
   /** acknowledge and delete from the stream in one round trip (for single-group queues) */
   readonly deleteOnAck?: boolean | undefined
-  /** reclaim entries idle this long from any consumer of the group (default 30 s; `false`: never reclaim) */
-  readonly claimIdle?: Duration.DurationInput | false | undefined
-  /** how often a reclaim scan starts (default claimIdle / 2, at most 5 s) */
-  readonly claimInterval?: Duration.DurationInput | undefined
-  /** an entry delivered more times than this goes to the dead-letter stream (>= 1) */
-  readonly maxDeliveries?: number | undefined
-  /** where dead letters go (default `DeadLetter.defaultStream(stream)`: `<stream>:dlq`, in the stream's Cluster slot) */
-  readonly deadLetterStream?: string | undefined
   /** how long running handlers may finish when `process` or `processBatch` stops (default 10 s) */
   readonly shutdownTimeout?: Duration.DurationInput | undefined
   /** when the group disappears while consuming: recreate it (true) or fail with `GroupNotFound` (default) */
@@ -111,34 +109,82 @@ export interface Options<A = Record<string, string>, I = unknown> {
   /** on scope close, remove this consumer from the group if (and only if) it has nothing pending */
   readonly removeOnShutdown?: boolean | undefined
   /**
+   * Read ahead (default true): acknowledging a whole batch (`batch.ack`, or
+   * `process` / `processBatch` after a batch) also reads the next one, in the
+   * same round trip. If the run ends before that batch is handed out, its
+   * entries are released: they stay pending under this consumer with their
+   * delivery count restored and their idle time set to `reclaim.idle`, so
+   * other consumers reclaim them at once (and this consumer, if it runs
+   * again, hands them out first). `process` and `processBatch` do not read
+   * ahead once they are interrupted.
+   */
+  readonly readAhead?: boolean | undefined
+  /** taking over entries left idle by other consumers of the group (crashed ones included); `false`: never */
+  readonly reclaim?: ReclaimOptions | false | undefined
+  /** what goes to the dead-letter stream, and where */
+  readonly deadLetter?: DeadLetterOptions | undefined
+  /** the connections a run uses, and the retry of lost ones */
+  readonly connection?: ConnectionOptions | undefined
+}
+
+/**
+ * Reclaim (XAUTOCLAIM between batches).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface ReclaimOptions {
+  /**
+   * reclaim entries idle this long from any consumer of the group (default
+   * 30 s); keep it longer than `maxWait` plus the time a batch takes to process
+   */
+  readonly idle?: Duration.DurationInput | undefined
+  /** how often a reclaim scan starts (default idle / 2, at most 5 s) */
+  readonly interval?: Duration.DurationInput | undefined
+}
+
+/**
+ * Dead letters: an entry delivered more than `maxDeliveries` times, larger
+ * than `maxEntryBytes`, not decodable with the schema, or rejected with
+ * `Message.Poison` is added to `stream` (see `DeadLetter`), then acknowledged.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface DeadLetterOptions {
+  /** where dead letters go (default `DeadLetter.defaultStream(stream)`: `<stream>:dlq`, in the stream's Cluster slot) */
+  readonly stream?: string | undefined
+  /** an entry delivered more times than this goes to the dead-letter stream (>= 1, default 5) */
+  readonly maxDeliveries?: number | undefined
+  /**
    * the largest entry handed to you, in bytes of field names and values
    * (UTF-8); a larger one goes to the dead-letter stream (metadata only: its
    * fields stay in the source stream). Default 16 MiB.
    */
   readonly maxEntryBytes?: number | undefined
-  /** retry policy for lost connections while consuming; the error reaches you when it gives up */
-  readonly reconnect?: Schedule.Schedule<unknown, BackendError> | undefined
-  /**
-   * Read ahead (default true): acknowledging a whole batch (`batch.ack`, or
-   * `process` / `processBatch` after a batch) also reads the next one, in the
-   * same round trip. If the run ends before that batch is handed out, its
-   * entries are released: they stay pending under this consumer with their
-   * delivery count restored and their idle time set to `claimIdle`, so other
-   * consumers reclaim them at once (and this consumer, if it runs again, hands
-   * them out first). `process` and `processBatch` do not read ahead once they
-   * are interrupted.
-   */
-  readonly readAhead?: boolean | undefined
+}
+
+/**
+ * Connections of a run of batches.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface ConnectionOptions {
   /**
    * Read and acknowledge on the backend's connection (default false: while
-   * `batches` runs, the Consumer has a connection of its own for its reads
-   * and acknowledgements, a `StreamsBackend.lane`, so consumers in one
-   * process do not queue behind each other's replies or a Monitor's scans; a
-   * lane that cannot be opened leaves the run on the backend's connection,
-   * with a warning). Blocking reads always have one more connection, per run
-   * of `batches`.
+   * `batches` runs, the Consumer has a connection of its own for everything
+   * but blocking reads, a `StreamsBackend.lane`, so consumers in one process
+   * do not queue behind each other's replies or a Monitor's scans; a lane
+   * that cannot be opened leaves the run on the backend's connection, with a
+   * warning). Blocking reads always have one more connection, per run.
    */
-  readonly sharedConnection?: boolean | undefined
+  readonly shared?: boolean | undefined
+  /**
+   * retry policy for lost connections while consuming (default: exponential
+   * from 100 ms to 5 s, forever); the error reaches you when it gives up
+   */
+  readonly reconnect?: Schedule.Schedule<unknown, BackendError> | undefined
 }
 
 /**
@@ -263,10 +309,10 @@ export const defaultName: () => string = internalOptions.defaultName
  * @category constructors
  */
 export const make: {
-  <A, I>(options: Options<A, I> & { readonly schema: Schema.Schema<A, I, never> }): Effect.Effect<
+  <A, I, R>(options: Options<A, I, R> & { readonly schema: Schema.Schema<A, I, R> }): Effect.Effect<
     Service<A>,
     InvalidOptions | BackendError,
-    StreamsBackend | Scope.Scope
+    StreamsBackend | Scope.Scope | R
   >
   (options: Options): Effect.Effect<
     Service<Record<string, string>>,
@@ -359,10 +405,10 @@ export const layer = (options: Options): Layer.Layer<Consumer, InvalidOptions | 
  * @since 0.1.0
  * @category layers
  */
-export const layerAs = <Id, A, I>(
+export const layerAs = <Id, A, I, R>(
   tag: Context.Tag<Id, Service<A>>,
-  options: Options<A, I> & { readonly schema: Schema.Schema<A, I, never> }
-): Layer.Layer<Id, InvalidOptions | BackendError, StreamsBackend> => Layer.scoped(tag, make(options))
+  options: Options<A, I, R> & { readonly schema: Schema.Schema<A, I, R> }
+): Layer.Layer<Id, InvalidOptions | BackendError, StreamsBackend | R> => Layer.scoped(tag, make(options))
 
 /**
  * The options that can come from configuration (everything but the schema
@@ -371,9 +417,11 @@ export const layerAs = <Id, A, I>(
  * @since 0.1.0
  * @category models
  */
-export type ConfigOptions = Omit<Options, "schema" | "encoding" | "reconnect" | "startFrom"> & {
+export type ConfigOptions = Omit<Options, "schema" | "encoding" | "startFrom" | "reclaim" | "connection"> & {
   /** "beginning", "new" or an id */
   readonly startFrom?: string | undefined
+  readonly reclaim?: ReclaimOptions | undefined
+  readonly connection?: { readonly shared?: boolean | undefined } | undefined
 }
 
 /**
@@ -394,13 +442,46 @@ export type ConfigOptions = Omit<Options, "schema" | "encoding" | "reconnect" | 
 export const layerConfig = (
   config: Config.Config.Wrap<ConfigOptions>
 ): Layer.Layer<Consumer, InvalidOptions | BackendError | ConfigError.ConfigError, StreamsBackend> =>
+  Layer.scoped(Consumer, Effect.flatMap(ConfigNs.unwrap(config), (read) => make(fromConfig(read))))
+
+const fromConfig = ({ startFrom, ...rest }: ConfigOptions): Options => ({
+  ...rest,
+  startFrom: startFrom === undefined || startFrom === "beginning" || startFrom === "new" ? startFrom : { id: startFrom }
+})
+
+/**
+ * A layer for your own (typed) Consumer tag, its options read through
+ * `Config`; the schema (and its encoding, and the reconnect policy) are
+ * given in code:
+ *
+ * ```ts
+ * Consumer.layerConfigAs(Billing, Order, {
+ *   stream: Config.string("STREAM"),
+ *   group: Config.string("GROUP"),
+ *   batchSize: Config.integer("BATCH_SIZE").pipe(Config.withDefault(100)),
+ *   maxWait: Config.duration("MAX_WAIT").pipe(Config.withDefault(Duration.seconds(1)))
+ * })
+ * ```
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerConfigAs = <Id, A, I, R>(
+  tag: Context.Tag<Id, Service<A>>,
+  schema: Schema.Schema<A, I, R>,
+  config: Config.Config.Wrap<ConfigOptions>,
+  options?: {
+    readonly encoding?: "fields" | "json" | undefined
+    readonly reconnect?: Schedule.Schedule<unknown, BackendError> | undefined
+  }
+): Layer.Layer<Id, InvalidOptions | BackendError | ConfigError.ConfigError, StreamsBackend | R> =>
   Layer.scoped(
-    Consumer,
-    Effect.flatMap(ConfigNs.unwrap(config), ({ startFrom, ...rest }) =>
+    tag,
+    Effect.flatMap(ConfigNs.unwrap(config), (read) =>
       make({
-        ...rest,
-        startFrom: startFrom === undefined || startFrom === "beginning" || startFrom === "new"
-          ? startFrom
-          : { id: startFrom }
+        ...fromConfig(read),
+        schema,
+        encoding: options?.encoding,
+        connection: { ...read.connection, reconnect: options?.reconnect }
       }))
   )

@@ -71,12 +71,18 @@ export type TrimOptions =
  * @since 0.1.0
  * @category models
  */
-export interface Options<A = Record<string, string>, I = unknown> {
+export interface Options<A = Record<string, string>, I = unknown, R = never> {
+  /** the stream to add to */
   readonly stream: string
-  /** typed payloads; without it messages are field maps */
-  readonly schema?: Schema.Schema<A, I, never> | undefined
+  /**
+   * typed payloads; without it messages are field maps. A schema that
+   * requires services (`R`) makes the Producer require them too; its
+   * transformations must run synchronously.
+   */
+  readonly schema?: Schema.Schema<A, I, R> | undefined
   /** override how encoded values are stored: field by field, or JSON in the `data` field */
   readonly encoding?: "fields" | "json" | undefined
+  /** trim the stream on every add (XADD MAXLEN / MINID) */
   readonly trim?: TrimOptions | undefined
   /** do not create a missing stream; `add` fails with `StreamNotFound` instead */
   readonly noMkStream?: boolean | undefined
@@ -132,7 +138,7 @@ const toTrim = (trim: TrimOptions): Trim =>
 
 const P = "Producer"
 
-const validate = (options: Options<any, any>): Effect.Effect<void, InvalidOptions> =>
+const validate = (options: Options<any, any, any>): Effect.Effect<void, InvalidOptions> =>
   Effect.gen(function*() {
     yield* O.nonEmptyString(P, "stream", options.stream)
     yield* O.encoding(P, options.encoding)
@@ -160,19 +166,19 @@ const validate = (options: Options<any, any>): Effect.Effect<void, InvalidOption
  * @category constructors
  */
 export const make: {
-  <A, I>(options: Options<A, I> & { readonly schema: Schema.Schema<A, I, never> }): Effect.Effect<
+  <A, I, R>(options: Options<A, I, R> & { readonly schema: Schema.Schema<A, I, R> }): Effect.Effect<
     Service<A>,
     InvalidOptions,
-    StreamsBackend
+    StreamsBackend | R
   >
   (options: Options): Effect.Effect<Service<Record<string, string>>, InvalidOptions, StreamsBackend>
-} = (options: Options<any, any>): Effect.Effect<Service<any>, InvalidOptions, StreamsBackend> =>
+} = (options: Options<any, any, any>): Effect.Effect<Service<any>, InvalidOptions, StreamsBackend> =>
   Effect.gen(function*() {
     yield* validate(options)
     const backend = yield* StreamsBackend
     const codec: Codec.Codec<any> = options.schema === undefined
       ? Codec.recordCodec
-      : Codec.make(options.schema, options.encoding)
+      : Codec.make(options.schema, options.encoding, yield* Effect.runtime<any>())
     const stream = options.stream
     const addOptions = {
       trim: options.trim === undefined ? undefined : toTrim(options.trim),
@@ -253,10 +259,29 @@ export const layer = (options: Options): Layer.Layer<Producer, InvalidOptions, S
  * @since 0.1.0
  * @category layers
  */
-export const layerAs = <Id, A, I>(
+export const layerAs = <Id, A, I, R>(
   tag: Context.Tag<Id, Service<A>>,
-  options: Options<A, I> & { readonly schema: Schema.Schema<A, I, never> }
-): Layer.Layer<Id, InvalidOptions, StreamsBackend> => Layer.effect(tag, make(options))
+  options: Options<A, I, R> & { readonly schema: Schema.Schema<A, I, R> }
+): Layer.Layer<Id, InvalidOptions, StreamsBackend | R> => Layer.effect(tag, make(options))
+
+/**
+ * A layer for your own (typed) Producer tag, its options read through
+ * `Config` (the schema and encoding are given in code):
+ * `Producer.layerConfigAs(Orders, Order, { stream: Config.string("STREAM") })`.
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerConfigAs = <Id, A, I, R>(
+  tag: Context.Tag<Id, Service<A>>,
+  schema: Schema.Schema<A, I, R>,
+  config: Config.Config.Wrap<Omit<Options, "schema" | "encoding">>,
+  options?: { readonly encoding?: "fields" | "json" | undefined }
+): Layer.Layer<Id, InvalidOptions | ConfigError.ConfigError, StreamsBackend | R> =>
+  Layer.effect(
+    tag,
+    Effect.flatMap(Config.unwrap(config), (read) => make({ ...read, schema, encoding: options?.encoding }))
+  )
 
 /**
  * The default Producer layer (field-map messages), its options read through

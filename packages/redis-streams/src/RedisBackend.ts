@@ -25,7 +25,10 @@
  * - Errors: NOGROUP -> `GroupNotFound`, WRONGTYPE -> `WrongKeyType`, a missing
  *   stream (XINFO, XGROUP, NOMKSTREAM) -> `StreamNotFound`, other error
  *   replies -> `RedisCommandError` with Redis's reply, lost connections and
- *   timeouts -> `RedisConnectionError`.
+ *   timeouts -> `RedisConnectionError` (naming the connection: main, lane N,
+ *   blocking reader N, and when it was replaced), a connection ended for good
+ *   (a `fromClient` client, or one that could not be rebuilt) ->
+ *   `ConnectionEnded`.
  * - `deleteConsumerIfIdle` runs one Lua script (EVALSHA, EVAL on NOSCRIPT).
  * - `blockingReader` opens a dedicated connection (`RedisConnection.duplicate`);
  *   interrupting a blocked read sends CLIENT UNBLOCK from the main connection

@@ -43,6 +43,26 @@
  * - Sentinel connections follow Sentinel's `+switch-master` announcement
  *   (ioredis `failoverDetector`, on by default; `ioredis: { failoverDetector:
  *   false }` turns it off) and reconnect to the new master by themselves.
+ * - A connection that ends for good (ioredis status `"end"`: its failover
+ *   detector can leave a Sentinel client so when Sentinel switches during a
+ *   reconnection attempt) is replaced by a new one built from the same
+ *   options, with backoff (100 ms growing to 2 s), at most `rebuildAttempts`
+ *   times (30 by default): the main connection, each lane (`sibling`), and
+ *   each blocking reader's dedicated connection (on its next read), with
+ *   Sentinel, Cluster and standalone alike. Operations sent meanwhile fail
+ *   with `RedisConnectionError` naming the connection ("on the main
+ *   connection \"app\", which ended at ... and is being rebuilt"; later
+ *   failures say when it was replaced), which a Consumer's reconnect policy
+ *   retries; once the attempts are used up they fail with `ConnectionEnded`,
+ *   which it does not. `connections` lists them.
+ * - A client given to `fromClient` is never rebuilt (it is the caller's):
+ *   once it has ended, operations on it fail with `ConnectionEnded`.
+ * - A database the server does not have (`db`, or `/db` in the URL) fails
+ *   the layer with `InvalidOptions` naming it (ioredis only emits an event,
+ *   and commands would go to database 0).
+ * - What ioredis prints on the console while connecting (a password the
+ *   server does not need, a ready check refused by ACL) is logged through
+ *   Effect's logger at warning level instead.
  * - Dedicated connections (`duplicate`) have no command timeout (a blocking
  *   read must be allowed to block) and no reconnection: a lost dedicated
  *   connection fails its pending command at once, and its owner opens a new
@@ -128,6 +148,15 @@ export interface Options {
   /** CLIENT SETNAME of every connection (no spaces) */
   readonly connectionName?: string | undefined
   /**
+   * How many times a connection that has ended for good (ioredis status
+   * `"end"`, see the module documentation) is rebuilt before operations on it
+   * fail with `ConnectionEnded`; default 30 (about 40 s of backoff, 100 ms
+   * growing to 2 s, plus each attempt's connect). 0 never rebuilds.
+   *
+   * @since 0.2.0
+   */
+  readonly rebuildAttempts?: number | undefined
+  /**
    * Escape hatch: extra ioredis options, applied over this module's defaults
    * (so `maxRetriesPerRequest`, `retryStrategy`, `keepAlive`... can be
    * changed). `lazyConnect` is always managed by this module. For a cluster
@@ -137,13 +166,42 @@ export interface Options {
 }
 
 /**
+ * One connection a `RedisConnection` holds, as `Service.connections` lists it.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface ConnectionInfo {
+  /** `"main"`, `"lane 2"` (a Consumer run's own connection), `"blocking reader 1"` */
+  readonly role: string
+  /** the `connectionName` option (CLIENT SETNAME), if any */
+  readonly connectionName: string | undefined
+  /** the current client (a new one after each replacement) */
+  readonly client: Redis | Cluster
+  /**
+   * ioredis's status of the current client (`"ready"`, `"reconnecting"`,
+   * ...), `"rebuilding"` while an ended connection is being replaced, and
+   * `"failed"` once it could not be (operations fail with `ConnectionEnded`)
+   */
+  readonly status: string
+  /** when the connection was last replaced by a new one */
+  readonly replacedAt: Date | undefined
+  /** how many times it was replaced */
+  readonly replacements: number
+}
+
+/**
  * The connection service.
  *
  * @since 0.1.0
  * @category models
  */
 export interface Service {
-  /** the main client, for non-blocking commands; shared, never use it for blocking reads */
+  /**
+   * the main client, for non-blocking commands; shared, never use it for
+   * blocking reads. It is replaced by a new one when it ends (see the module
+   * documentation): read it when you use it, do not keep it.
+   */
   readonly client: Redis | Cluster
   /** `"host:port"`, or a description of the Sentinel / Cluster endpoints; never a password */
   readonly endpoint: string
@@ -169,12 +227,23 @@ export interface Service {
    * A new connection like the main one (standalone or Sentinel: the same
    * options, reconnection and offline queue included; this layer's command
    * timeout applies to what the backend sends on it), connected, quit when the
-   * scope closes. The Redis backend opens one per lane (see
+   * scope closes, as a service of its own whose `client` is rebuilt when it
+   * ends, like the main one. The Redis backend opens one per lane (see
    * `StreamsBackend.lane`): a Consumer reads and acknowledges on a connection
    * of its own while it runs. Fails for a Cluster client, whose lanes use the
    * main client.
+   *
+   * Since 0.2.0 a `Service` (it was the bare client).
    */
-  readonly sibling: Effect.Effect<Redis, RedisConnectionError, Scope.Scope>
+  readonly sibling: Effect.Effect<Service, RedisConnectionError, Scope.Scope>
+  /**
+   * The connections this layer holds now: the main one, each open lane and
+   * each blocking reader's, with their status and when they were last
+   * replaced.
+   *
+   * @since 0.2.0
+   */
+  readonly connections: Effect.Effect<ReadonlyArray<ConnectionInfo>>
 }
 
 /**

@@ -25,6 +25,29 @@ export class RedisConnectionError extends Schema.TaggedError<RedisConnectionErro
 }) {}
 
 /**
+ * A connection has ended for good and will not come back: a client given to
+ * `RedisConnection.fromClient` whose status is `"end"` (the library never
+ * rebuilds a client it does not own), or a connection of the library that
+ * could not be rebuilt within its `rebuildAttempts`. Unlike
+ * `RedisConnectionError` it is not retried by a Consumer's reconnect policy:
+ * retrying on a dead client would never succeed. Build a new layer (with a
+ * new client) instead.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class ConnectionEnded extends Schema.TaggedError<ConnectionEnded>(
+  "effect-redis-streams/ConnectionEnded"
+)("ConnectionEnded", {
+  message: Schema.String,
+  /** "host:port" or a description of the endpoints (cluster, sentinel) */
+  endpoint: Schema.String,
+  /** which connection: "main", "lane 2", "blocking reader 1", with its connection name when it has one */
+  connection: Schema.String,
+  cause: Schema.optional(Schema.Defect)
+}) {}
+
+/**
  * A Redis command failed with an error reply that has no more specific class
  * (for example "ERR The ID specified in XADD is equal or smaller than the
  * target stream top item").
@@ -162,6 +185,7 @@ export class MessageDecodeError extends Schema.TaggedError<MessageDecodeError>(
  */
 export type BackendError =
   | RedisConnectionError
+  | ConnectionEnded
   | RedisCommandError
   | GroupNotFound
   | WrongKeyType

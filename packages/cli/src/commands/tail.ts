@@ -136,8 +136,8 @@ export const command = Command.make(
           maxWait: "100 millis",
           startFrom: flags.fromStart ? "beginning" : "new",
           // an observer: never take other consumers' entries, never dead-letter
-          claimIdle: false,
-          maxDeliveries: Number.MAX_SAFE_INTEGER
+          reclaim: false,
+          deadLetter: { maxDeliveries: Number.MAX_SAFE_INTEGER }
         })
         const printed = yield* Ref.make(0)
         const unprinted = yield* Ref.make(0)

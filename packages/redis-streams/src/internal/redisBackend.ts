@@ -30,6 +30,7 @@ import type {
 import { type BackendError, RedisConnectionError } from "../StreamsError.js"
 import * as BlockingReader from "./redisBlockingReader.js"
 import type { Client } from "./redisConnection.js"
+import * as Recovery from "./redisRecovery.js"
 import { traced } from "./redisTracing.js"
 import * as Replies from "./replies.js"
 
@@ -151,7 +152,14 @@ class RedisLane implements Lane {
 
 /** @internal */
 export const make = (connection: Connection): Service => {
-  const client: Client = connection.client
+  /** the connection's current client: replaced when the connection is rebuilt (see redisRecovery.ts) */
+  let client: Client = connection.client
+  const entry = Recovery.linkOf(connection)?.entry
+  entry?.replacedListeners.push((next) => {
+    client = next
+  })
+  /** a connection failure names the connection it happened on (role, name, when it ended / was replaced) */
+  const onConnection = (error: BackendError, used: Client): BackendError => Recovery.onConnection(entry, error, used)
   const endpoint = connection.endpoint
   const commandTimeoutMs = Duration.toMillis(connection.commandTimeout)
   const timeoutMs = Number.isFinite(commandTimeoutMs) ? commandTimeoutMs : undefined
@@ -217,13 +225,19 @@ export const make = (connection: Connection): Service => {
     group: string | undefined
   ): Effect.Effect<A, BackendError> =>
     Effect.async<A, BackendError>((resume) => {
+      const used = client
+      // "end" is emitted on the next tick: the status says it first
+      if (entry !== undefined && (entry.endedAt !== undefined || used.status === "end")) {
+        resume(Effect.fail(Recovery.endedError(entry, label, stream)))
+        return
+      }
       let done = false
       let op: InFlight | undefined
       const fail = (cause: unknown) => {
         if (done) return
         done = true
         if (op !== undefined) inflight.delete(op)
-        resume(Effect.fail(Replies.toBackendError(cause, label, stream, group, endpoint)))
+        resume(Effect.fail(onConnection(Replies.toBackendError(cause, label, stream, group, endpoint), used)))
       }
       let promise: Promise<unknown>
       try {
@@ -239,13 +253,14 @@ export const make = (connection: Connection): Service => {
             if (done) return
             done = true
             resetStalled()
-            resume(Effect.fail(
+            resume(Effect.fail(onConnection(
               new RedisConnectionError({
                 endpoint,
                 message: `${label} ${stream} on ${endpoint} did not complete within ${timeoutMs} ms; ` +
                   `the connection was reset`
-              })
-            ))
+              }),
+              used
+            )))
           }
         }
         track(op)
@@ -806,7 +821,7 @@ export const make = (connection: Connection): Service => {
     ? Effect.sync(() => new RedisLane(self, undefined))
     : Effect.gen(function*() {
       const sibling = yield* connection.sibling
-      const lane = new RedisLane(self, make({ ...connection, client: sibling, owned: true }))
+      const lane = new RedisLane(self, make(sibling))
       // closed before its connection is quit (finalizers run in reverse order): later operations
       // given it go to the main connection
       yield* Effect.addFinalizer(() =>

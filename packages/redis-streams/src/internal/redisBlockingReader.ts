@@ -26,6 +26,7 @@ import type { BlockingReader, BlockingReadGroupOptions, ReadEntry } from "../Str
 import { type BackendError, RedisConnectionError } from "../StreamsError.js"
 import { isReplyError, parseReadGroup, toBackendError, toStr } from "./replies.js"
 import type { Client } from "./redisConnection.js"
+import * as Recovery from "./redisRecovery.js"
 import { traced } from "./redisTracing.js"
 
 /** how long an interruption waits for CLIENT UNBLOCK and the nil reply before dropping the connection */
@@ -48,9 +49,10 @@ export const make = (connection: Connection): Effect.Effect<BlockingReader, Redi
     const readerScope = yield* Effect.scope
     const semaphore = yield* Effect.makeSemaphore(1)
     const endpoint = connection.endpoint
-    const main = connection.client
     const commandTimeoutMs = Duration.toMillis(connection.commandTimeout)
     let current: Dedicated | undefined
+    // listed among the connection's connections while the reader lives; its client is replaced by `open`
+    let entry: Recovery.Entry | undefined
 
     // a connection that fails (or is interrupted) half-way is closed at once, not left to the reader's scope
     const open: Effect.Effect<Dedicated, RedisConnectionError> = Effect.flatMap(
@@ -64,8 +66,12 @@ export const make = (connection: Connection): Effect.Effect<BlockingReader, Redi
             dedicated.dead = true
           }
           client.once("close", markDead)
-          client.once("end", markDead)
+          client.once("end", () => {
+            markDead()
+            Recovery.readerEnded(entry, client)
+          })
           current = dedicated
+          Recovery.readerReplaced(entry, client)
           return dedicated
         }).pipe(Effect.onError(() => Scope.close(scope, Exit.void)))
     )
@@ -85,106 +91,10 @@ export const make = (connection: Connection): Effect.Effect<BlockingReader, Redi
     })
 
     // the first connection is opened now, so a reader that cannot connect fails here
-    yield* open
+    entry = yield* Recovery.readerEntry(Recovery.linkOf(connection), (yield* open).client, endpoint)
+    /** a connection failure names the reader's connection */
+    const onConnection = (error: BackendError, used: Client): BackendError => Recovery.onConnection(entry, error, used)
 
-    const unblock = (d: Dedicated, pending: Promise<unknown>): Effect.Effect<void> => {
-      // without a CLIENT ID, or with the main connection down (a queued CLIENT UNBLOCK could reach a
-      // restarted server where the id names another client), the dedicated connection is dropped
-      if (d.id === null || main.status !== "ready") {
-        return Effect.sync(() => {
-          d.dead = true
-          d.client.disconnect()
-        })
-      }
-      const id = d.id
-      return Effect.async<void>((resume) => {
-        let done = false
-        const finish = (drop: boolean) => {
-          if (done) return
-          done = true
-          clearTimeout(timer)
-          if (drop) {
-            d.dead = true
-            d.client.disconnect()
-          }
-          resume(Effect.void)
-        }
-        const timer = setTimeout(() => finish(true), UNBLOCK_TIMEOUT_MS)
-        main.call("CLIENT", "UNBLOCK", id).then(
-          (unblocked) => {
-            if (unblocked === 1 || unblocked === "1") {
-              // the blocked XREADGROUP now replies nil: wait for it so the connection is clean
-              pending.then(() => finish(false), () => finish(true))
-            } else {
-              // not blocked (yet): its reply may still come at any time, so the connection is dropped
-              finish(true)
-            }
-          },
-          () => finish(true)
-        )
-      })
-    }
-
-    const read = (d: Dedicated, options: BlockingReadGroupOptions, blockMs: number) =>
-      Effect.async<ReadonlyArray<ReadEntry>, BackendError>((resume) => {
-        const args: Array<string | number> = ["GROUP", options.group, options.consumer]
-        if (options.count !== undefined) args.push("COUNT", options.count)
-        if (options.noAck === true) args.push("NOACK")
-        args.push("BLOCK", blockMs, "STREAMS", options.stream, options.id)
-        const limit = blockMs + stallMarginMs(blockMs)
-        let settled = false
-        const timer = setTimeout(() => {
-          if (settled) return
-          settled = true
-          d.dead = true
-          d.client.disconnect()
-          resume(Effect.fail(
-            new RedisConnectionError({
-              endpoint,
-              message: `XREADGROUP ${options.stream} BLOCK ${blockMs} on ${endpoint} stalled: ` +
-                `no reply within ${limit} ms; the dedicated connection was dropped and the next read opens a new one`
-            })
-          ))
-        }, limit)
-        let pending: Promise<unknown>
-        try {
-          pending = d.client.call("xreadgroup", args) // lower case: see `lowerCase` in redisBackend.ts
-        } catch (err) {
-          settled = true
-          clearTimeout(timer)
-          resume(Effect.fail(toBackendError(err, "XREADGROUP", options.stream, options.group, endpoint)))
-          return
-        }
-        pending.then(
-          (reply) => {
-            if (settled) return
-            settled = true
-            clearTimeout(timer)
-            let entries: ReadonlyArray<ReadEntry>
-            try {
-              entries = parseReadGroup(reply)
-            } catch (err) {
-              resume(Effect.fail(toBackendError(err, "XREADGROUP", options.stream, options.group, endpoint)))
-              return
-            }
-            resume(Effect.succeed(entries))
-          },
-          (err: unknown) => {
-            if (settled) return
-            settled = true
-            clearTimeout(timer)
-            const error = toBackendError(err, "XREADGROUP", options.stream, options.group, endpoint)
-            if (error._tag === "RedisConnectionError") d.dead = true
-            resume(Effect.fail(error))
-          }
-        )
-        return Effect.suspend(() => {
-          if (settled) return Effect.void
-          settled = true
-          clearTimeout(timer)
-          return unblock(d, pending)
-        })
-      })
 
     const readGroup = (options: BlockingReadGroupOptions): Effect.Effect<ReadonlyArray<ReadEntry>, BackendError> => {
       const blockMs = Math.ceil(options.blockMs)
@@ -196,13 +106,128 @@ export const make = (connection: Connection): Effect.Effect<BlockingReader, Redi
       return semaphore.withPermits(1)(
         Effect.flatMap(get, (d) =>
           Effect.ensuring(
-            read(d, options, blockMs),
+            read(d, options, blockMs, endpoint, () => connection.client, onConnection),
             Effect.suspend(() => (d.dead ? discard(d) : Effect.void))
           ))
       ).pipe((effect) => traced(effect, "readGroup", options.stream, "consumer"))
     }
 
     return { readGroup }
+  })
+
+/**
+ * End a blocked read: CLIENT UNBLOCK from the main connection, then wait for
+ * the nil reply; else drop the dedicated connection.
+ */
+const unblock = (main: Client, d: Dedicated, pending: Promise<unknown>): Effect.Effect<void> => {
+  // without a CLIENT ID, or with the main connection down (a queued CLIENT UNBLOCK could reach a
+  // restarted server where the id names another client), the dedicated connection is dropped
+  if (d.id === null || main.status !== "ready") {
+    return Effect.sync(() => {
+      d.dead = true
+      d.client.disconnect()
+    })
+  }
+  const id = d.id
+  return Effect.async<void>((resume) => {
+    let done = false
+    const finish = (drop: boolean) => {
+      if (done) return
+      done = true
+      clearTimeout(timer)
+      if (drop) {
+        d.dead = true
+        d.client.disconnect()
+      }
+      resume(Effect.void)
+    }
+    const timer = setTimeout(() => finish(true), UNBLOCK_TIMEOUT_MS)
+    main.call("CLIENT", "UNBLOCK", id).then(
+      (unblocked) => {
+        if (unblocked === 1 || unblocked === "1") {
+          // the blocked XREADGROUP now replies nil: wait for it so the connection is clean
+          pending.then(() => finish(false), () => finish(true))
+        } else {
+          // not blocked (yet): its reply may still come at any time, so the connection is dropped
+          finish(true)
+        }
+      },
+      () => finish(true)
+    )
+  })
+}
+
+/**
+ * One blocking XREADGROUP on `d`, bounded by the stall limit; interruption
+ * unblocks it (`unblock`, from `main()`).
+ */
+const read = (
+  d: Dedicated,
+  options: BlockingReadGroupOptions,
+  blockMs: number,
+  endpoint: string,
+  main: () => Client,
+  onConnection: (error: BackendError, used: Client) => BackendError
+) =>
+  Effect.async<ReadonlyArray<ReadEntry>, BackendError>((resume) => {
+    const args: Array<string | number> = ["GROUP", options.group, options.consumer]
+    if (options.count !== undefined) args.push("COUNT", options.count)
+    if (options.noAck === true) args.push("NOACK")
+    args.push("BLOCK", blockMs, "STREAMS", options.stream, options.id)
+    const limit = blockMs + stallMarginMs(blockMs)
+    let settled = false
+    const timer = setTimeout(() => {
+      if (settled) return
+      settled = true
+      d.dead = true
+      d.client.disconnect()
+      resume(Effect.fail(onConnection(
+        new RedisConnectionError({
+          endpoint,
+          message: `XREADGROUP ${options.stream} BLOCK ${blockMs} on ${endpoint} stalled: ` +
+            `no reply within ${limit} ms; the dedicated connection was dropped and the next read opens a new one`
+        }),
+        d.client
+      )))
+    }, limit)
+    let pending: Promise<unknown>
+    try {
+      pending = d.client.call("xreadgroup", args) // lower case: see `lowerCase` in redisBackend.ts
+    } catch (err) {
+      settled = true
+      clearTimeout(timer)
+      resume(Effect.fail(onConnection(toBackendError(err, "XREADGROUP", options.stream, options.group, endpoint), d.client)))
+      return
+    }
+    pending.then(
+      (reply) => {
+        if (settled) return
+        settled = true
+        clearTimeout(timer)
+        let entries: ReadonlyArray<ReadEntry>
+        try {
+          entries = parseReadGroup(reply)
+        } catch (err) {
+          resume(Effect.fail(toBackendError(err, "XREADGROUP", options.stream, options.group, endpoint)))
+          return
+        }
+        resume(Effect.succeed(entries))
+      },
+      (err: unknown) => {
+        if (settled) return
+        settled = true
+        clearTimeout(timer)
+        const error = toBackendError(err, "XREADGROUP", options.stream, options.group, endpoint)
+        if (error._tag === "RedisConnectionError") d.dead = true
+        resume(Effect.fail(onConnection(error, d.client)))
+      }
+    )
+    return Effect.suspend(() => {
+      if (settled) return Effect.void
+      settled = true
+      clearTimeout(timer)
+      return unblock(main(), d, pending)
+    })
   })
 
 const clientId = (

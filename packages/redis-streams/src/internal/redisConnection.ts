@@ -12,10 +12,11 @@ import type * as Scope from "effect/Scope"
 import { Cluster, Redis } from "ioredis"
 import type { ClusterOptions, RedisOptions } from "ioredis"
 import type * as Tls from "node:tls"
-import type { HostAndPort, Options, Service } from "../RedisConnection.js"
+import type { ConnectionInfo, HostAndPort, Options, Service } from "../RedisConnection.js"
 import { InvalidOptions, RedisConnectionError } from "../StreamsError.js"
 import { isReplyError, parseServerVersion } from "./replies.js"
 import * as O from "./options.js"
+import * as Recovery from "./redisRecovery.js"
 
 /** @internal */
 export type Client = Redis | Cluster
@@ -23,6 +24,8 @@ export type Client = Redis | Cluster
 const DEFAULT_CONNECT_TIMEOUT_MS = 5000
 const DEFAULT_COMMAND_TIMEOUT_MS = 10_000
 const DEFAULT_QUIT_TIMEOUT_MS = 1000
+/** rebuild attempts of an ended connection: about 40 s of backoff (100 ms growing to 2 s) plus the connects */
+const DEFAULT_REBUILD_ATTEMPTS = 30
 /** commands queued while the main client is disconnected fail after this many failed reconnection attempts */
 const MAX_RETRIES_PER_REQUEST = 3
 /** reconnection backoff of the main client: 100 ms, 200 ms, ... capped at 2 s, forever */
@@ -35,6 +38,8 @@ interface Plan {
   readonly secrets: ReadonlyArray<string>
   readonly connectTimeoutMs: number
   readonly quitTimeoutMs: number
+  /** the database to SELECT (standalone, Sentinel) */
+  readonly db: number | undefined
   readonly create: () => Client
 }
 
@@ -153,11 +158,9 @@ const tlsSecrets = (tls: object | undefined): ReadonlyArray<unknown> => {
 const tlsOption = (tls: boolean | object | undefined): object | undefined =>
   tls === true ? {} : tls === false || tls === undefined ? undefined : tls
 
-const plan = (options: Options): Effect.Effect<Plan, InvalidOptions> =>
+/** the options' shape: connectionName, what cannot be combined, tls and ioredis types */
+const checkShape = (options: Options): Effect.Effect<void, InvalidOptions> =>
   Effect.gen(function*() {
-    const connectTimeoutMs = yield* O.durationMs("RedisConnection", "connectTimeout", options.connectTimeout, DEFAULT_CONNECT_TIMEOUT_MS, 1)
-    const quitTimeoutMs = yield* O.durationMs("RedisConnection", "quitTimeout", options.quitTimeout, DEFAULT_QUIT_TIMEOUT_MS, 0)
-    const commandTimeoutDuration = yield* commandTimeout(options.commandTimeout)
     if (options.connectionName !== undefined) {
       yield* O.nonEmptyString("RedisConnection", "connectionName", options.connectionName)
       if (/\s/.test(options.connectionName)) {
@@ -180,7 +183,14 @@ const plan = (options: Options): Effect.Effect<Plan, InvalidOptions> =>
     if (options.ioredis !== undefined && (typeof options.ioredis !== "object" || options.ioredis === null)) {
       return yield* invalid("ioredis", "ioredis must be an object of ioredis options")
     }
+  })
 
+const plan = (options: Options): Effect.Effect<Plan, InvalidOptions> =>
+  Effect.gen(function*() {
+    const connectTimeoutMs = yield* O.durationMs("RedisConnection", "connectTimeout", options.connectTimeout, DEFAULT_CONNECT_TIMEOUT_MS, 1)
+    const quitTimeoutMs = yield* O.durationMs("RedisConnection", "quitTimeout", options.quitTimeout, DEFAULT_QUIT_TIMEOUT_MS, 0)
+    const commandTimeoutDuration = yield* commandTimeout(options.commandTimeout)
+    yield* checkShape(options)
     const url = options.url === undefined
       ? undefined
       : yield* parseUrl(Redacted.isRedacted(options.url) ? Redacted.value(options.url) : options.url)
@@ -217,6 +227,7 @@ const plan = (options: Options): Effect.Effect<Plan, InvalidOptions> =>
         secrets,
         connectTimeoutMs,
         quitTimeoutMs,
+        db: undefined,
         create: () => new Cluster(nodes.map((n) => ({ host: n.host, port: n.port })), clusterOptions)
       }
     }
@@ -246,6 +257,7 @@ const plan = (options: Options): Effect.Effect<Plan, InvalidOptions> =>
         secrets,
         connectTimeoutMs,
         quitTimeoutMs,
+        db,
         create: () => new Redis(redisOptions)
       }
     }
@@ -269,6 +281,7 @@ const plan = (options: Options): Effect.Effect<Plan, InvalidOptions> =>
       secrets,
       connectTimeoutMs,
       quitTimeoutMs,
+      db,
       create: () => new Redis(redisOptions)
     }
   })
@@ -291,7 +304,7 @@ const errorText = (err: unknown): string => err instanceof Error ? err.message :
 const watch = (
   client: Client,
   endpoint: string,
-  role: "main" | "dedicated" | "lane" | "user",
+  role: string,
   secrets: ReadonlyArray<string>,
   runtime: Runtime.Runtime<never>,
   keepErrorListener: boolean
@@ -334,6 +347,79 @@ const watch = (
     client.off("reconnecting", onReconnecting)
     client.off("ready", onReady)
   }
+}
+
+// -----------------------------------------------------------------------------
+// ioredis's console warnings -> logs
+// -----------------------------------------------------------------------------
+
+/** AUTH replies ioredis answers with a console.warn (and otherwise ignores) */
+const IGNORED_AUTH =
+  /no password is set|without any password configured for the default user|wrong number of arguments for 'auth' command/
+
+type Callback = (err: unknown, reply?: unknown) => void
+
+/**
+ * ioredis prints two situations on the console (`console.warn`) while it
+ * connects: an AUTH the server did not need (or an AUTH with a username on
+ * Redis 5), and a ready check skipped because INFO is refused (ACL). Both
+ * come through a callback given to `auth` / `info` while the client is in
+ * status "connect": on the clients of this module those callbacks are
+ * wrapped, so the situation is logged through Effect's logger and ioredis
+ * goes on exactly as after its warning (it ignores the AUTH error, it skips
+ * the ready check), without printing anything. A Cluster's node clients are
+ * wrapped as they are created.
+ */
+const quietConsole = (
+  client: Client,
+  endpoint: string,
+  role: string,
+  secrets: ReadonlyArray<string>,
+  runtime: Runtime.Runtime<never>
+): void => {
+  const log = (message: string) =>
+    Runtime.runFork(runtime)(
+      Effect.annotateLogs(Effect.logWarning(scrub(message, secrets)), {
+        package: "effect-redis-streams",
+        module: "RedisConnection",
+        endpoint,
+        connection: role
+      })
+    )
+  const wrap = (
+    redis: Redis,
+    method: "auth" | "info",
+    matches: (err: Error) => boolean,
+    handle: (err: Error, callback: Callback) => void
+  ) => {
+    const target = redis as unknown as Record<string, (...args: Array<unknown>) => unknown>
+    const original = target[method]!
+    target[method] = function(this: unknown, ...args: Array<unknown>) {
+      const last = args[args.length - 1]
+      if (redis.status === "connect" && typeof last === "function") {
+        const callback = last as Callback
+        args[args.length - 1] = (err: unknown, reply?: unknown) =>
+          err instanceof Error && matches(err) ? handle(err, callback) : callback(err, reply)
+      }
+      return original.apply(this, args)
+    }
+  }
+  const patch = (redis: Redis) => {
+    wrap(redis, "auth", (err) => IGNORED_AUTH.test(err.message), (err, callback) => {
+      log(`AUTH on ${endpoint} was refused and is ignored (as ioredis does): ${err.message}; ` +
+        `${/wrong number of arguments/.test(err.message)
+          ? "Redis 5 and older take only a password, no username"
+          : "the server does not require a password: remove it from the options"}`)
+      callback(null, "OK")
+    })
+    wrap(redis, "info", (err) => err.message.includes("NOPERM"), (err, callback) => {
+      log(`the ready check on ${endpoint} was skipped: INFO is refused (${err.message}); ` +
+        `grant +info to the user, or pass ioredis: { enableReadyCheck: false }`)
+      callback(null, {})
+    })
+  }
+  if (client.isCluster) client.on("+node", patch)
+  else patch(client as Redis)
 }
 
 // -----------------------------------------------------------------------------
@@ -390,6 +476,10 @@ export const connectFailureReason = (cause: unknown, tls: Tls.ConnectionOptions 
       return `TLS certificate problem: the server did not accept this client's certificate (${code}: ${reason}); ` +
         `it requires a client certificate (tls.cert, tls.key) signed by a CA it trusts`
     }
+  }
+  if (tls === undefined && (code === "ECONNRESET" || code === "EPIPE" || /socket hang up/.test(text))) {
+    return `${text}: the server closed the connection while connecting; the server may expect TLS: use rediss:// ` +
+      `(or tls: true)`
   }
   if (
     tls !== undefined &&
@@ -557,36 +647,79 @@ const readServerVersion = (
     )
   )
 
-/** create, watch and connect a client; the scope quits it */
+/**
+ * ioredis sends SELECT when it connects, but a refused SELECT (a database the
+ * server does not have) is only an "error" event, and commands then go to
+ * database 0: SELECT once more, and fail naming the database.
+ */
+const checkDatabase = (
+  client: Client,
+  endpoint: string,
+  db: number,
+  timeoutMs: number,
+  secrets: ReadonlyArray<string>
+): Effect.Effect<void, InvalidOptions | RedisConnectionError> =>
+  callWithin(client, timeoutMs, "SELECT", String(db)).pipe(
+    Effect.asVoid,
+    Effect.catchAll((err): Effect.Effect<void, InvalidOptions | RedisConnectionError> =>
+      isReplyError(err)
+        ? invalid(
+          "db",
+          `Redis at ${endpoint} refused database ${db} (SELECT ${db}: ${errorText(err)}); ` +
+            `the server has fewer databases (its "databases" setting, 16 by default): use a lower db`
+        )
+        : Effect.fail(
+          new RedisConnectionError({
+            endpoint,
+            message: scrub(`Cannot select database ${db} on Redis at ${endpoint}: ${errorText(err)}`, secrets),
+            cause: sanitize(err, secrets)
+          })
+        )
+    )
+  )
+
+/** create, watch and connect a client (not scoped: on failure nothing is left behind) */
+const open = (
+  create: () => Client,
+  endpoint: string,
+  role: string,
+  secrets: ReadonlyArray<string>,
+  connectTimeoutMs: number,
+  runtime: Runtime.Runtime<never>
+): Effect.Effect<Recovery.Opened, RedisConnectionError> =>
+  Effect.suspend(() => {
+    let client: Client
+    try {
+      client = create()
+    } catch (err) {
+      return Effect.fail(
+        new RedisConnectionError({
+          endpoint,
+          message: scrub(`Cannot create a Redis client for ${endpoint}: ${errorText(err)}`, secrets),
+          cause: sanitize(err, secrets)
+        })
+      )
+    }
+    quietConsole(client, endpoint, role, secrets, runtime)
+    const unwatch = watch(client, endpoint, role, secrets, runtime, true)
+    return connect(client, endpoint, connectTimeoutMs, secrets).pipe(
+      Effect.as({ client, unwatch }),
+      Effect.onError(() => Effect.sync(unwatch))
+    )
+  })
+
+/** create, watch and connect a client; the scope quits it (a dedicated connection: not rebuilt) */
 const acquire = (
   create: () => Client,
   endpoint: string,
-  role: "main" | "dedicated" | "lane",
+  role: string,
   secrets: ReadonlyArray<string>,
   connectTimeoutMs: number,
   quitTimeoutMs: number,
   runtime: Runtime.Runtime<never>
 ): Effect.Effect<Client, RedisConnectionError, Scope.Scope> =>
   Effect.acquireRelease(
-    Effect.suspend(() => {
-      let client: Client
-      try {
-        client = create()
-      } catch (err) {
-        return Effect.fail(
-          new RedisConnectionError({
-            endpoint,
-            message: scrub(`Cannot create a Redis client for ${endpoint}: ${errorText(err)}`, secrets),
-            cause: sanitize(err, secrets)
-          })
-        )
-      }
-      const unwatch = watch(client, endpoint, role, secrets, runtime, true)
-      return connect(client, endpoint, connectTimeoutMs, secrets).pipe(
-        Effect.as({ client, unwatch }),
-        Effect.onError(() => Effect.sync(unwatch))
-      )
-    }),
+    open(create, endpoint, role, secrets, connectTimeoutMs, runtime),
     ({ client, unwatch }) => Effect.ensuring(quit(client, quitTimeoutMs), Effect.sync(unwatch))
   ).pipe(Effect.map((_) => _.client))
 
@@ -615,30 +748,127 @@ const duplicateOf = (client: Client): Client => {
 /**
  * A connection like `client` (a standalone or Sentinel client), connected by
  * the caller: ioredis's `duplicate` keeps every option (Sentinel's failover
- * detector too), `lazyConnect` lets `acquire` connect it with its timeout.
+ * detector too), `lazyConnect` lets `open` connect it with its timeout.
  */
 const siblingOf = (client: Client): Client => (client as Redis).duplicate({ lazyConnect: true })
 
-/** `sibling` of the service over `client` */
-const sibling = (
-  client: Client,
-  endpoint: string,
-  secrets: ReadonlyArray<string>,
-  connectTimeoutMs: number,
-  quitTimeoutMs: number,
-  runtime: Runtime.Runtime<never>
-): Effect.Effect<Redis, RedisConnectionError, Scope.Scope> =>
-  client.isCluster
-    ? Effect.fail(
-      new RedisConnectionError({
-        endpoint,
-        message: `a Cluster client has no sibling connections: lanes use the Cluster client itself`
+/** what every connection of one layer shares */
+interface Shared {
+  readonly endpoint: string
+  readonly secrets: ReadonlyArray<string>
+  readonly connectTimeoutMs: number
+  readonly quitTimeoutMs: number
+  readonly commandTimeout: Duration.Duration
+  readonly rebuildAttempts: number
+  readonly connectionName: string | undefined
+  readonly runtime: Runtime.Runtime<never>
+  readonly registry: Recovery.Registry
+}
+
+const logsOf = (shared: Shared, role: string) => (effect: Effect.Effect<void>) =>
+  Effect.annotateLogs(effect, {
+    package: "effect-redis-streams",
+    module: "RedisConnection",
+    endpoint: shared.endpoint,
+    connection: role
+  })
+
+/**
+ * Open a connection with `create`, register it, and rebuild it with `create`
+ * whenever it ends (see `Recovery.supervise`); the scope quits it.
+ */
+const supervised = (
+  shared: Shared,
+  role: string,
+  create: () => Client
+): Effect.Effect<Recovery.Entry, RedisConnectionError, Scope.Scope> => {
+  const opening = open(create, shared.endpoint, role, shared.secrets, shared.connectTimeoutMs, shared.runtime)
+  return Effect.uninterruptibleMask((restore) =>
+    Effect.flatMap(restore(opening), (first) => {
+      const entry = Recovery.makeEntry({
+        role,
+        connectionName: shared.connectionName,
+        owned: true,
+        endpoint: shared.endpoint,
+        client: first.client,
+        rebuildAttempts: shared.rebuildAttempts
       })
-    )
-    : Effect.map(
-      acquire(() => siblingOf(client), endpoint, "lane", secrets, connectTimeoutMs, quitTimeoutMs, runtime),
-      (c) => c as Redis
-    )
+      return registered(shared.registry, entry).pipe(
+        Effect.zipRight(
+          Recovery.supervise(
+            entry,
+            first,
+            opening,
+            (c) => quit(c, shared.quitTimeoutMs),
+            shared.runtime,
+            logsOf(shared, role)
+          )
+        ),
+        Effect.as(entry)
+      )
+    })
+  )
+}
+
+/** the entry is listed in the registry while the scope is open */
+const registered = (registry: Recovery.Registry, entry: Recovery.Entry): Effect.Effect<void, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.sync(() => registry.entries.add(entry)),
+    () => Effect.sync(() => registry.entries.delete(entry))
+  )
+
+const infoOf = (entry: Recovery.Entry): ConnectionInfo => ({
+  role: entry.role,
+  connectionName: entry.connectionName,
+  client: entry.client,
+  status: entry.failure !== undefined
+    ? "failed"
+    : entry.endedAt !== undefined
+    ? entry.owned ? "rebuilding" : "end"
+    : entry.client.status,
+  replacedAt: entry.replacedAt !== undefined ? new Date(entry.replacedAt) : undefined,
+  replacements: entry.replacements
+})
+
+/** the service over `entry` (the main connection, or a lane's) */
+const serviceOf = (shared: Shared, main: Recovery.Entry, entry: Recovery.Entry, serverVersion: string): Service => {
+  const service: Service & { readonly [Recovery.EntryKey]: Recovery.Link } = {
+    get client() {
+      return entry.client
+    },
+    endpoint: shared.endpoint,
+    serverVersion,
+    owned: entry.owned,
+    commandTimeout: shared.commandTimeout,
+    duplicate: Effect.suspend(() =>
+      acquire(
+        () => duplicateOf(main.client),
+        shared.endpoint,
+        "dedicated",
+        shared.secrets,
+        shared.connectTimeoutMs,
+        shared.quitTimeoutMs,
+        shared.runtime
+      )
+    ),
+    sibling: Effect.suspend(() =>
+      main.client.isCluster
+        ? Effect.fail(
+          new RedisConnectionError({
+            endpoint: shared.endpoint,
+            message: `a Cluster client has no sibling connections: lanes use the Cluster client itself`
+          })
+        )
+        : Effect.map(
+          supervised(shared, shared.registry.nextLane(), () => siblingOf(main.client)),
+          (lane) => serviceOf(shared, main, lane, serverVersion)
+        )
+    ),
+    connections: Effect.sync(() => Array.from(shared.registry.entries, infoOf)),
+    [Recovery.EntryKey]: { entry, registry: shared.registry }
+  }
+  return service
+}
 
 // -----------------------------------------------------------------------------
 // constructors
@@ -648,26 +878,28 @@ const sibling = (
 export const make = (options: Options = {}): Effect.Effect<Service, RedisConnectionError | InvalidOptions, Scope.Scope> =>
   Effect.gen(function*() {
     const p = yield* plan(options)
-    const runtime = yield* Effect.runtime<never>()
-    const client = yield* acquire(p.create, p.endpoint, "main", p.secrets, p.connectTimeoutMs, p.quitTimeoutMs, runtime)
-    const serverVersion = yield* readServerVersion(client, p.endpoint, p.connectTimeoutMs, p.secrets)
-    return {
-      client,
+    const rebuildAttempts = yield* O.integer(
+      "RedisConnection",
+      "rebuildAttempts",
+      options.rebuildAttempts ?? DEFAULT_REBUILD_ATTEMPTS,
+      undefined,
+      0
+    )
+    const shared: Shared = {
       endpoint: p.endpoint,
-      serverVersion,
-      owned: true,
+      secrets: p.secrets,
+      connectTimeoutMs: p.connectTimeoutMs,
+      quitTimeoutMs: p.quitTimeoutMs,
       commandTimeout: p.commandTimeout,
-      duplicate: acquire(
-        () => duplicateOf(client),
-        p.endpoint,
-        "dedicated",
-        p.secrets,
-        p.connectTimeoutMs,
-        p.quitTimeoutMs,
-        runtime
-      ),
-      sibling: sibling(client, p.endpoint, p.secrets, p.connectTimeoutMs, p.quitTimeoutMs, runtime)
+      rebuildAttempts,
+      connectionName: options.connectionName,
+      runtime: yield* Effect.runtime<never>(),
+      registry: new Recovery.Registry()
     }
+    const main = yield* supervised(shared, "main", p.create)
+    if (p.db !== undefined && p.db !== 0) yield* checkDatabase(main.client, p.endpoint, p.db, p.connectTimeoutMs, p.secrets)
+    const serverVersion = yield* readServerVersion(main.client, p.endpoint, p.connectTimeoutMs, p.secrets)
+    return serviceOf(shared, main, main, serverVersion)
   })
 
 const describeClient = (client: Client): string => {
@@ -708,31 +940,40 @@ export const fromClient = (
     const connectTimeoutMs = yield* O.durationMs("RedisConnection", "connectTimeout", options.connectTimeout, DEFAULT_CONNECT_TIMEOUT_MS, 1)
     const quitTimeoutMs = yield* O.durationMs("RedisConnection", "quitTimeout", options.quitTimeout, DEFAULT_QUIT_TIMEOUT_MS, 0)
     const commandTimeoutDuration = yield* commandTimeout(options.commandTimeout)
-    const endpoint = describeClient(client)
-    const secrets = clientSecrets(client)
-    const runtime = yield* Effect.runtime<never>()
-    // the caller's client: watched while the scope is open, never quit
-    yield* Effect.acquireRelease(
-      Effect.sync(() => watch(client, endpoint, "user", secrets, runtime, false)),
-      (unwatch) => Effect.sync(unwatch)
-    )
-    const serverVersion = yield* readServerVersion(client, endpoint, connectTimeoutMs, secrets)
-    return {
-      client,
-      endpoint,
-      serverVersion,
-      owned: false,
+    const redisOptions: RedisOptions | undefined = client.isCluster
+      ? (client as Cluster).options.redisOptions as RedisOptions | undefined
+      : (client as Redis).options
+    const shared: Shared = {
+      endpoint: describeClient(client),
+      secrets: clientSecrets(client),
+      connectTimeoutMs,
+      quitTimeoutMs,
       commandTimeout: commandTimeoutDuration,
-      duplicate: acquire(
-        () => duplicateOf(client),
-        endpoint,
-        "dedicated",
-        secrets,
-        connectTimeoutMs,
-        quitTimeoutMs,
-        runtime
-      ),
-      // siblings of the caller's client are this layer's own: quit with their scope
-      sibling: sibling(client, endpoint, secrets, connectTimeoutMs, quitTimeoutMs, runtime)
+      rebuildAttempts: DEFAULT_REBUILD_ATTEMPTS,
+      connectionName: typeof redisOptions?.connectionName === "string" ? redisOptions.connectionName : undefined,
+      runtime: yield* Effect.runtime<never>(),
+      registry: new Recovery.Registry()
     }
+    // the caller's client: watched while the scope is open, never quit and never rebuilt (its lanes are this
+    // layer's own: rebuilt, and quit with their scope)
+    const main = Recovery.makeEntry({
+      role: "main",
+      connectionName: shared.connectionName,
+      owned: false,
+      endpoint: shared.endpoint,
+      client,
+      rebuildAttempts: 0
+    })
+    const unwatch = watch(client, shared.endpoint, "user", shared.secrets, shared.runtime, false)
+    yield* registered(shared.registry, main)
+    yield* Recovery.supervise(
+      main,
+      { client, unwatch },
+      Effect.die("a client given to fromClient is never rebuilt"),
+      () => Effect.void,
+      shared.runtime,
+      logsOf(shared, "user")
+    )
+    const serverVersion = yield* readServerVersion(client, shared.endpoint, connectTimeoutMs, shared.secrets)
+    return serviceOf(shared, main, main, serverVersion)
   })

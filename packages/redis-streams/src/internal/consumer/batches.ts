@@ -16,6 +16,7 @@ import * as Stream from "effect/Stream"
 import type { Batch } from "../../Message.js"
 import { Poison } from "../../Message.js"
 import type { BackendError } from "../../StreamsError.js"
+import * as TraceContext from "../traceContext.js"
 import { isDefaultTracer } from "../tracing.js"
 import { collect } from "./collect.js"
 import { describeFailure, type Env } from "./env.js"
@@ -35,9 +36,14 @@ export const batches = <A>(env: Env<A>, lock: Effect.Semaphore): Stream.Stream<B
       collect(run, o.batchSize, o.maxWaitMs, false),
       (out) => run.emit(out)
     )
+    // the batch span links to the producers' contexts of its messages (those that carry one)
+    const linked = Effect.tap(collectBatch, (batch) => {
+      const links = TraceContext.links(batch.messages)
+      return links.length === 0 ? Effect.void : Effect.linkSpanCurrent(links)
+    })
     const traced = isDefaultTracer(yield* Effect.tracer)
       ? collectBatch
-      : Effect.withSpan(collectBatch, "Consumer.batch", { kind: "consumer", attributes: env.attributes, captureStackTrace: false })
+      : Effect.withSpan(linked, "Consumer.batch", { kind: "consumer", attributes: env.attributes, captureStackTrace: false })
     const loop = (): Channel.Channel<Chunk.Chunk<Batch<A>>, unknown, BackendError, unknown, void, unknown> =>
       Channel.flatMap(Channel.fromEffect(traced), (batch) => Channel.flatMap(Channel.write(Chunk.of(batch)), loop))
     return loop()
@@ -85,6 +91,7 @@ const onBatchFailure = <A>(env: Env<A>, batch: Batch<A>, cause: Cause.Cause<unkn
     const reason = failure.value.reason
     return Effect.forEach(batch.messages, (m) => env.resilient(m.deadLetter(reason)), { discard: true })
   }
+  env.metrics.failed(batch.messages.length)
   const text = describeFailure(cause)
   for (const m of batch.messages) env.lastErrors.set(m.id, text)
   return env.logWarning(`batch handler failed; ${batch.messages.length} messages stay pending: ${text}`)
@@ -101,13 +108,30 @@ export const processBatch = <A, E, R>(
   const stop = () => {
     stopping = true
   }
+  const metrics = env.metrics
   const one = (batch: Batch<A>) =>
-    handler(batch).pipe(
-      Effect.matchCauseEffect({
-        onSuccess: () => env.resilient(Effect.suspend(() => (batch as BatchImpl<A>).ackWith(idsOf(batch.messages), !stopping))),
-        onFailure: (cause) => onBatchFailure(env, batch, cause)
-      })
-    )
+    Effect.suspend(() => {
+      const start = performance.now()
+      return handler(batch).pipe(
+        Effect.matchCauseEffect({
+          onSuccess: () => {
+            const end = performance.now()
+            metrics.handlerDuration((end - start) / 1000)
+            metrics.processed(batch.messages.length)
+            return env.resilient(Effect.suspend(() => (batch as BatchImpl<A>).ackWith(idsOf(batch.messages), !stopping))).pipe(
+              Effect.map(() => {
+                const latency = (performance.now() - end) / 1000
+                for (let i = 0; i < batch.messages.length; i++) metrics.ackLatency(latency)
+              })
+            )
+          },
+          onFailure: (cause) => {
+            if (!Cause.isInterruptedOnly(cause)) metrics.handlerDuration((performance.now() - start) / 1000)
+            return onBatchFailure(env, batch, cause)
+          }
+        })
+      )
+    })
   return stream.pipe(
     Stream.mapEffect((batch) => graceful(one(batch), env.o.shutdownMs, stop)),
     Stream.runDrain,

@@ -140,5 +140,8 @@ export const collect = <A>(run: Run<A>, limit: number, maxWaitMs: number, eager:
 /** the collection is over: its messages are the caller's from now on */
 const handOut = <A>(run: Run<A>) => (out: Array<Message<A>>): Array<Message<A>> => {
   run.collecting = undefined
+  const metrics = run.env.metrics
+  if (out.length > 0) metrics.received(out.length)
+  metrics.batchSize(out.length)
   return out
 }

@@ -45,7 +45,8 @@ export const toMessage = <A>(
       [],
       deliveries,
       `the entry has ${size} bytes, more than maxEntryBytes (${o.maxEntryBytes}); its fields are not copied here, ` +
-        `read them from the source stream by its id`
+        `read them from the source stream by its id`,
+      "oversize"
     ))
   }
   if (env.lazyBody) {
@@ -58,7 +59,8 @@ export const toMessage = <A>(
       fields,
       deliveries,
       "cannot decode: a field name or value is not valid UTF-8 (the dead letter holds it with U+FFFD; " +
-        "the source stream keeps the bytes under the original id)"
+        "the source stream keeps the bytes under the original id)",
+      "decode"
     ))
   }
   const decoded = env.codec.decode(fields)
@@ -66,7 +68,7 @@ export const toMessage = <A>(
     out.push(new MessageImpl(env, id, fields, deliveries, decoded.right, undefined))
     return Effect.void
   }
-  return env.resilient(env.deadLetter(id, fields, deliveries, `cannot decode: ${decoded.left}`))
+  return env.resilient(env.deadLetter(id, fields, deliveries, `cannot decode: ${decoded.left}`, "decode"))
 }
 
 /**
@@ -157,7 +159,8 @@ export const handleRedelivered = <A>(
         oversize ? [] : e.fields,
         deliveries,
         (env.lastErrors.get(e.id) ?? `delivered ${deliveries} times, more than maxDeliveries (${o.maxDeliveries})`) +
-          (oversize ? `; the entry is larger than maxEntryBytes (${o.maxEntryBytes}): fields not copied` : "")
+          (oversize ? `; the entry is larger than maxEntryBytes (${o.maxEntryBytes}): fields not copied` : ""),
+        "max_deliveries"
       ))
     }
   })

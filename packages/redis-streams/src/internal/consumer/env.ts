@@ -10,6 +10,7 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import * as DeadLetter from "../../DeadLetter.js"
+import * as Metrics from "../../Metrics.js"
 import type { Fields, Lane, Service as Backend } from "../../StreamsBackend.js"
 import type { BackendError, RedisConnectionError } from "../../StreamsError.js"
 import type * as Codec from "../codec.js"
@@ -50,6 +51,8 @@ export const describeFailure = (cause: Cause.Cause<unknown>): string => {
 
 export class Env<A> {
   readonly lastErrors = new LastErrors()
+  /** this Consumer's instruments (see `Metrics`) */
+  readonly metrics: Metrics.ConsumerInstruments
   readonly annotations: Record<string, string>
   readonly attributes: Record<string, string>
   /**
@@ -66,6 +69,7 @@ export class Env<A> {
     readonly lazyBody: boolean,
     readonly reconnect: Schedule.Schedule<unknown, BackendError>
   ) {
+    this.metrics = Metrics.consumer(o.stream, o.group)
     this.annotations = { stream: o.stream, group: o.group, consumer: o.name }
     this.attributes = {
       "messaging.system": "redis",
@@ -141,7 +145,13 @@ export class Env<A> {
   }
 
   /** add the entry to the dead-letter stream with its metadata, then acknowledge it (a crash between: a duplicate, never a loss) */
-  deadLetter(id: string, fields: Fields, deliveries: number, error: string): Effect.Effect<void, BackendError> {
+  deadLetter(
+    id: string,
+    fields: Fields,
+    deliveries: number,
+    error: string,
+    reason: Metrics.DeadLetterReason
+  ): Effect.Effect<void, BackendError> {
     const { o, backend } = this
     const lane = this.laneOptions
     return Effect.gen(this, function*() {
@@ -150,6 +160,7 @@ export class Env<A> {
       yield* backend.add(o.deadLetterStream, DeadLetter.toFields(fields, meta), lane)
       yield* backend.ack(o.stream, o.group, [id], lane)
       this.lastErrors.forget([id])
+      this.metrics.deadLettered(reason, 1)
       yield* this.logWarning(`moved ${id} to the dead-letter stream "${o.deadLetterStream}": ${error}`)
     }).pipe((effect) => spanned(effect, "Consumer.deadLetter", this.attributes, "consumer"))
   }

@@ -23,7 +23,10 @@ import * as Worker from "./worker.js"
 export interface MakeInput extends Input {
   readonly schema?: Schema.Schema<any, any, any> | undefined
   readonly encoding?: "fields" | "json" | undefined
-  readonly reconnect?: Schedule.Schedule<unknown, BackendError> | undefined
+  readonly connection?: {
+    readonly shared?: boolean | undefined
+    readonly reconnect?: Schedule.Schedule<unknown, BackendError> | undefined
+  } | undefined
 }
 
 /** the options of `process` */
@@ -87,8 +90,8 @@ export const make = (options: MakeInput) =>
     const backend = yield* StreamsBackend
     const codec: Codec.Codec<any> = options.schema === undefined
       ? Codec.recordCodec
-      : Codec.make(options.schema as Schema.Schema<any, any, never>, options.encoding)
-    const env = new Env<any>(o, backend, codec, options.schema === undefined, options.reconnect ?? defaultReconnect)
+      : Codec.make(options.schema as Schema.Schema<any, any, any>, options.encoding, yield* Effect.runtime<any>())
+    const env = new Env<any>(o, backend, codec, options.schema === undefined, options.connection?.reconnect ?? defaultReconnect)
     yield* join(env)
     const lock = yield* Effect.makeSemaphore(1)
     const stream = batches(env, lock)

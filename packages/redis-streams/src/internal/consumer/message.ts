@@ -47,7 +47,7 @@ export class MessageImpl<A> implements Message<A> {
     return Effect.asVoid(this.env.ackIds([this.id]))
   }
   deadLetter(reason: string): Effect.Effect<void, BackendError> {
-    return this.env.deadLetter(this.id, this.rawFields, this.deliveryCount, reason)
+    return this.env.deadLetter(this.id, this.rawFields, this.deliveryCount, reason, "poison")
   }
 }
 

@@ -21,16 +21,33 @@ export interface Input {
   readonly encoding?: unknown
   readonly emitEmpty?: boolean | undefined
   readonly deleteOnAck?: boolean | undefined
-  readonly claimIdle?: unknown
-  readonly claimInterval?: unknown
-  readonly maxDeliveries?: number | undefined
-  readonly deadLetterStream?: string | undefined
   readonly shutdownTimeout?: unknown
   readonly recreateGroup?: boolean | undefined
   readonly removeOnShutdown?: boolean | undefined
-  readonly maxEntryBytes?: number | undefined
   readonly readAhead?: boolean | undefined
-  readonly sharedConnection?: boolean | undefined
+  readonly reclaim?: false | { readonly idle?: unknown; readonly interval?: unknown } | undefined
+  readonly deadLetter?: { readonly stream?: unknown; readonly maxDeliveries?: unknown; readonly maxEntryBytes?: unknown } | undefined
+  readonly connection?: { readonly shared?: boolean | undefined; readonly reconnect?: unknown } | undefined
+}
+
+/** options of 0.1.0 and where they are now: given, they fail with a message that says so (a spread would hide them from TypeScript) */
+const MOVED: Record<string, string> = {
+  claimIdle: "reclaim.idle (reclaim: false to disable)",
+  claimInterval: "reclaim.interval",
+  maxDeliveries: "deadLetter.maxDeliveries",
+  deadLetterStream: "deadLetter.stream",
+  maxEntryBytes: "deadLetter.maxEntryBytes",
+  sharedConnection: "connection.shared",
+  reconnect: "connection.reconnect"
+}
+
+const notMoved = (options: object): Effect.Effect<void, InvalidOptions> => {
+  for (const key in MOVED) {
+    if (Object.prototype.hasOwnProperty.call(options, key)) {
+      return Effect.fail(O.invalid(C, key, (options as Record<string, unknown>)[key], `nothing here: it moved to ${MOVED[key]}`))
+    }
+  }
+  return Effect.void
 }
 
 /** everything a Consumer runs on, validated */
@@ -83,31 +100,36 @@ const startId = (startFrom: unknown): Effect.Effect<string, InvalidOptions> => {
 
 const reclaim = (options: Input) =>
   Effect.gen(function*() {
-    const claimIdleMs = options.claimIdle === false
+    const group = options.reclaim === false ? undefined : options.reclaim
+    const claimIdleMs = options.reclaim === false
       ? undefined
-      : yield* O.durationMs(C, "claimIdle", options.claimIdle as any, defaults.claimIdleMs, 1)
+      : yield* O.durationMs(C, "reclaim.idle", group?.idle as any, defaults.claimIdleMs, 1)
     const claimIntervalMs = yield* O.durationMs(
       C,
-      "claimInterval",
-      options.claimInterval as any,
+      "reclaim.interval",
+      group?.interval as any,
       Math.min(defaults.maxClaimIntervalMs, Math.max(10, Math.floor((claimIdleMs ?? defaults.claimIdleMs) / 2))),
       1
     )
     return { claimIdleMs, claimIntervalMs }
   })
 
-const deadLetterStream = (options: Input, stream: string) =>
+const deadLetter = (options: Input, stream: string) =>
   Effect.gen(function*() {
-    const name = options.deadLetterStream === undefined
+    const given = options.deadLetter
+    const name = given?.stream === undefined
       ? DeadLetter.defaultStream(stream)
-      : yield* O.nonEmptyString(C, "deadLetterStream", options.deadLetterStream)
-    if (name === stream) return yield* O.invalid(C, "deadLetterStream", name, "a stream other than `stream`")
-    return name
+      : yield* O.nonEmptyString(C, "deadLetter.stream", given.stream)
+    if (name === stream) return yield* O.invalid(C, "deadLetter.stream", name, "a stream other than `stream`")
+    const maxDeliveries = yield* O.integer(C, "deadLetter.maxDeliveries", given?.maxDeliveries as any, defaults.maxDeliveries, 1)
+    const maxEntryBytes = yield* O.integer(C, "deadLetter.maxEntryBytes", given?.maxEntryBytes as any, defaults.maxEntryBytes, 1)
+    return { deadLetterStream: name, maxDeliveries, maxEntryBytes }
   })
 
 /** validate every option; the first invalid one fails with `InvalidOptions` naming it */
 export const resolve = (options: Input): Effect.Effect<Resolved, InvalidOptions> =>
   Effect.gen(function*() {
+    yield* notMoved(options)
     const stream = yield* O.nonEmptyString(C, "stream", options.stream)
     const group = yield* O.nonEmptyString(C, "group", options.group)
     const name = options.consumer === undefined ? defaultName() : yield* O.nonEmptyString(C, "consumer", options.consumer)
@@ -119,11 +141,9 @@ export const resolve = (options: Input): Effect.Effect<Resolved, InvalidOptions>
     const blockMs = yield* O.durationMs(C, "blockTime", options.blockTime as any, defaults.blockTimeMs, 1)
     const start = yield* startId(options.startFrom)
     const { claimIdleMs, claimIntervalMs } = yield* reclaim(options)
-    const maxDeliveries = yield* O.integer(C, "maxDeliveries", options.maxDeliveries, defaults.maxDeliveries, 1)
     yield* O.encoding(C, options.encoding)
-    const dlq = yield* deadLetterStream(options, stream)
+    const { deadLetterStream, maxDeliveries, maxEntryBytes } = yield* deadLetter(options, stream)
     const shutdownMs = yield* O.durationMs(C, "shutdownTimeout", options.shutdownTimeout as any, defaults.shutdownTimeoutMs, 0)
-    const maxEntryBytes = yield* O.integer(C, "maxEntryBytes", options.maxEntryBytes, defaults.maxEntryBytes, 1)
     return {
       stream,
       group,
@@ -135,7 +155,7 @@ export const resolve = (options: Input): Effect.Effect<Resolved, InvalidOptions>
       claimIdleMs,
       claimIntervalMs,
       maxDeliveries,
-      deadLetterStream: dlq,
+      deadLetterStream,
       shutdownMs,
       emitEmpty: options.emitEmpty ?? false,
       deleteOnAck: options.deleteOnAck ?? false,
@@ -143,6 +163,6 @@ export const resolve = (options: Input): Effect.Effect<Resolved, InvalidOptions>
       removeOnShutdown: options.removeOnShutdown ?? true,
       maxEntryBytes,
       readAhead: options.readAhead ?? true,
-      sharedConnection: options.sharedConnection ?? false
+      sharedConnection: options.connection?.shared ?? false
     }
   })

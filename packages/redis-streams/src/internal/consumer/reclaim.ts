@@ -44,6 +44,7 @@ export const round = <A>(run: Run<A>, c: Collecting<A>, now: number): Effect.Eff
       )
       if (r.entries.length === 0) return Effect.as(logDeleted, false)
       run.remember(r.entries)
+      env.metrics.reclaimed(r.entries.length)
       return logDeleted.pipe(
         Effect.zipRight(env.logInfo(`reclaimed ${r.entries.length} entries idle for more than ${claimIdleMs} ms`)),
         Effect.zipRight(handleRedelivered(env, r.entries, c.out, "reclaimed")),

@@ -19,6 +19,7 @@ import * as Scope from "effect/Scope"
 import type { Message } from "../../Message.js"
 import { Poison } from "../../Message.js"
 import type { BackendError } from "../../StreamsError.js"
+import * as TraceContext from "../traceContext.js"
 import { collect } from "./collect.js"
 import { describeFailure, type Env } from "./env.js"
 import * as ReadAhead from "./readAhead.js"
@@ -31,12 +32,21 @@ export interface Settings {
   readonly ackDelayMs: number
 }
 
+/** successes waiting for their acknowledgement, with the time each handler returned (`performance.now()`) */
+class Successes {
+  readonly ids: Array<string> = []
+  readonly at: Array<number> = []
+  get size(): number {
+    return this.ids.length
+  }
+}
+
 /** one worker's state, in one place */
 class Worker<A> {
   private queue: Array<Message<A> | undefined> = []
   private head = 0
   running = 0
-  succeeded: Array<string> = []
+  succeeded = new Successes()
   stopping = false
   run: Run.Run<A> | undefined = undefined
   reader: Fiber.RuntimeFiber<void, BackendError> | undefined = undefined
@@ -98,21 +108,28 @@ class Worker<A> {
     if (this.wantsRead()) this.readerWake.unsafeOpen()
   }
 
-  succeed(id: string): void {
-    this.succeeded.push(id)
-    if (this.succeeded.length === 1) this.flushWake.unsafeOpen()
+  succeed(id: string, at: number): void {
+    this.succeeded.ids.push(id)
+    this.succeeded.at.push(at)
+    if (this.succeeded.size === 1) this.flushWake.unsafeOpen()
   }
 
-  takeSucceeded(): Array<string> {
-    const ids = this.succeeded
-    this.succeeded = []
-    return ids
+  takeSucceeded(): Successes {
+    const taken = this.succeeded
+    this.succeeded = new Successes()
+    return taken
   }
 
-  /** ids whose acknowledgement was cut short go back (acknowledging twice is harmless) */
-  giveBack(ids: ReadonlyArray<string>): void {
-    for (const id of ids) this.succeeded.push(id)
+  /** successes whose acknowledgement was cut short go back (acknowledging twice is harmless) */
+  giveBack(taken: Successes): void {
+    for (let i = 0; i < taken.size; i++) this.succeed(taken.ids[i]!, taken.at[i]!)
   }
+}
+
+/** the acknowledgement of `acked` replied now: record how long each waited since its handler returned */
+const acknowledged = <A>(env: Env<A>, acked: Successes): void => {
+  const now = performance.now()
+  for (let i = 0; i < acked.size; i++) env.metrics.ackLatency((now - acked.at[i]!) / 1000)
 }
 
 /** a failed handler: a `Message.Poison` goes to the dead-letter stream, anything else stays pending */
@@ -120,6 +137,7 @@ const onHandlerFailure = <A>(env: Env<A>, m: Message<A>, cause: Cause.Cause<unkn
   if (Cause.isInterruptedOnly(cause)) return Effect.void
   const failure = Cause.failureOption(cause)
   if (failure._tag === "Some" && failure.value instanceof Poison) return env.resilient(m.deadLetter(failure.value.reason))
+  env.metrics.failed(1)
   const text = describeFailure(cause)
   env.lastErrors.set(m.id, text)
   return env.logWarning(
@@ -137,14 +155,26 @@ const slot = <A, E, R>(
     w.running--
     w.wakeReaderIfDue()
   })
-  const handle = (m: Message<A>) =>
-    Effect.ensuring(
-      Effect.matchCauseEffect(handler(m), {
-        onSuccess: () => Effect.sync(() => w.succeed(m.id)),
-        onFailure: (cause) => onHandlerFailure(env, m, cause)
+  const metrics = env.metrics
+  const handle = (m: Message<A>) => {
+    const start = performance.now()
+    return Effect.ensuring(
+      Effect.matchCauseEffect(TraceContext.processSpan(handler(m), m), {
+        onSuccess: () =>
+          Effect.sync(() => {
+            const end = performance.now()
+            metrics.handlerDuration((end - start) / 1000)
+            metrics.processed(1)
+            w.succeed(m.id, end)
+          }),
+        onFailure: (cause) => {
+          if (!Cause.isInterruptedOnly(cause)) metrics.handlerDuration((performance.now() - start) / 1000)
+          return onHandlerFailure(env, m, cause)
+        }
       }),
       done
     )
+  }
   const loop: Effect.Effect<void, BackendError, R> = Effect.suspend(() => {
     if (w.stopping) return Effect.void
     const m = w.take()
@@ -165,11 +195,14 @@ const slot = <A, E, R>(
  */
 const readSome = <A>(env: Env<A>, w: Worker<A>, run: Run.Run<A>): Effect.Effect<Array<Message<A>>, BackendError> => {
   const count = w.readCount()
-  if (w.succeeded.length === 0 || !ReadAhead.allowed(run)) return collect(run, count, 0, true)
-  const ids = w.takeSucceeded()
-  return env.resilient(ReadAhead.ackThenRead(run, ids, count)).pipe(
-    Effect.onInterrupt(() => Effect.sync(() => w.giveBack(ids))),
-    Effect.zipRight(collect(run, count, 0, true))
+  if (w.succeeded.size === 0 || !ReadAhead.allowed(run)) return collect(run, count, 0, true)
+  const taken = w.takeSucceeded()
+  return env.resilient(ReadAhead.ackThenRead(run, taken.ids, count)).pipe(
+    Effect.onInterrupt(() => Effect.sync(() => w.giveBack(taken))),
+    Effect.zipRight(Effect.suspend(() => {
+      acknowledged(env, taken)
+      return collect(run, count, 0, true)
+    }))
   )
 }
 
@@ -192,11 +225,11 @@ const reader = <A>(env: Env<A>, w: Worker<A>, run: Run.Run<A>): Effect.Effect<vo
 /** acknowledge what succeeded so far (on the run's lane) */
 const flush = <A>(env: Env<A>, w: Worker<A>): Effect.Effect<void, BackendError> =>
   Effect.suspend(() => {
-    const ids = w.takeSucceeded()
-    if (ids.length === 0) return Effect.void
-    return env.resilient(env.ackIds(ids)).pipe(
-      Effect.onInterrupt(() => Effect.sync(() => w.giveBack(ids))),
-      Effect.asVoid
+    const taken = w.takeSucceeded()
+    if (taken.size === 0) return Effect.void
+    return env.resilient(env.ackIds(taken.ids)).pipe(
+      Effect.onInterrupt(() => Effect.sync(() => w.giveBack(taken))),
+      Effect.map(() => acknowledged(env, taken))
     )
   })
 
@@ -204,7 +237,7 @@ const flush = <A>(env: Env<A>, w: Worker<A>): Effect.Effect<void, BackendError> 
 const flusher = <A>(env: Env<A>, w: Worker<A>): Effect.Effect<void, BackendError> => {
   const delay = Duration.millis(w.settings.ackDelayMs)
   const loop: Effect.Effect<void, BackendError> = Effect.suspend(() => {
-    if (w.succeeded.length === 0) {
+    if (w.succeeded.size === 0) {
       w.flushWake.unsafeClose()
       return Effect.zipRight(w.flushWake.await, loop)
     }

@@ -1,0 +1,143 @@
+/**
+ * An ended Cluster connection is rebuilt (issue 15): a Consumer on a 3-master
+ * Cluster keeps consuming while a node it is connected to restarts and its
+ * Cluster client is forced into status "end" (ioredis `disconnect()`):
+ * nothing lost, nothing pending, and the connections on every node come back
+ * to their count before (no leak from the replacement).
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Context, Effect, Exit, Fiber, Layer, Option, Scope } from "effect"
+import { Consumer, Producer, RedisBackend, RedisConnection, StreamsBackend } from "effect-redis-streams"
+import type { Cluster } from "ioredis"
+import { testLogLevel } from "../src/Harness.js"
+import { nodeClient, quitClient, startRedisCluster, topologyUnavailable } from "../src/RedisCluster.js"
+
+const unavailable = topologyUnavailable()
+
+const waitUntil = (condition: () => boolean, timeoutMs: number) =>
+  Effect.gen(function*() {
+    const start = Date.now()
+    while (!condition() && Date.now() - start < timeoutMs) yield* Effect.sleep("20 millis")
+    return condition()
+  })
+
+/** clients named `name` on each of `ports` (CLIENT LIST), summed; a node that does not answer counts -1000 */
+const namedClients = (ports: ReadonlyArray<number>, name: string) =>
+  Effect.promise(async () => {
+    let total = 0
+    for (const port of ports) {
+      const c = nodeClient(port)
+      try {
+        const list = String(await c.call("CLIENT", "LIST"))
+        total += list.split("\n").filter((l) => l.includes(` name=${name} `)).length
+      } catch {
+        total -= 1000
+      } finally {
+        await quitClient(c)
+      }
+    }
+    return total
+  })
+
+const settlesAt = (count: Effect.Effect<number>, expected: number, timeoutMs = 5000) =>
+  Effect.gen(function*() {
+    const start = Date.now()
+    let n = yield* count
+    while (n !== expected && Date.now() - start < timeoutMs) {
+      yield* Effect.sleep("50 millis")
+      n = yield* count
+    }
+    return n
+  })
+
+describe("Redis Cluster: an ended connection is rebuilt", () => {
+  if (unavailable !== undefined) {
+    it.skip(`Cluster recovery ${unavailable}`, () => {})
+    return
+  }
+
+  it.scopedLive(
+    "a Consumer whose Cluster client ends while a node restarts resumes on a new client: nothing lost, nothing pending, no connection left behind",
+    () =>
+      Effect.gen(function*() {
+        const cluster = yield* startRedisCluster()
+        const stream = cluster.keyOnShard(0, "jobs")
+        const total = 3000
+        const scope = yield* Scope.make()
+        const context = yield* Layer.buildWithScope(
+          Layer.merge(
+            RedisBackend.layerRedis({
+              cluster: { nodes: cluster.startupNodes },
+              connectionName: "worker",
+              commandTimeout: "2 seconds"
+            }),
+            testLogLevel
+          ),
+          scope
+        )
+        const connection = Context.get(context, RedisConnection.RedisConnection)
+        const backend = Context.get(context, StreamsBackend.StreamsBackend)
+        const processed = new Map<number, number>()
+        const consumer = yield* Consumer.make({
+          stream,
+          group: "g",
+          consumer: "c1",
+          batchSize: 20,
+          maxWait: "10 millis",
+          blockTime: "300 millis",
+          reclaim: { idle: "2 seconds", interval: "500 millis" }
+        }).pipe(Effect.provide(context), Scope.extend(scope))
+        const fiber = yield* consumer.process((m) =>
+          Effect.sync(() => {
+            const n = Number(m.fields["n"])
+            processed.set(n, (processed.get(n) ?? 0) + 1)
+          }).pipe(Effect.zipRight(Effect.sleep("1 millis")))
+        ).pipe(Effect.forkIn(scope))
+        const producer = yield* Producer.make({ stream }).pipe(Effect.provide(context))
+        yield* Effect.forEach(Array.from({ length: total / 100 }, (_, b) => b), (b) =>
+          producer.addAll(Array.from({ length: 100 }, (_, k) => ({ n: String(b * 100 + k) }))), { discard: true })
+
+        assert.isTrue(yield* waitUntil(() => processed.size >= 300, 20_000), "consuming")
+        const baseline = yield* namedClients(cluster.ports, "worker")
+        // a node that does not hold the stream (its data would be gone: no persistence) restarts, and the
+        // Cluster client is ended meanwhile
+        const other = cluster.nodes[1]!
+        yield* Effect.promise(() => other.stop("SIGKILL"))
+        const main = (yield* connection.connections).find((c) => c.role === "main")!
+        const endedAt = Date.now()
+        ;(main.client as Cluster).disconnect()
+        yield* Effect.promise(() => other.start())
+        const done = yield* waitUntil(() => processed.size === total, 30_000)
+        // successes are acknowledged together, within the worker's ackDelay: wait for the last ones
+        let pending = yield* backend.pendingSummary(stream, "g")
+        for (let waited = 0; waited < 2000 && pending.count > 0; waited += 50) {
+          yield* Effect.sleep("50 millis")
+          pending = yield* backend.pendingSummary(stream, "g")
+        }
+        const after = yield* connection.connections
+        const exit = yield* Fiber.poll(fiber)
+        process.stdout.write(
+          `cluster recovery: ${processed.size} of ${total} processed ${Date.now() - endedAt} ms after the client ` +
+            `ended; connections: ${after.map((c) => `${c.role} ${c.status} replaced ${c.replacements}x`).join(", ")}\n`
+        )
+        assert.isTrue(Option.isNone(exit), `the consumer stopped: ${Option.isSome(exit) && Exit.isFailure(exit.value) ? String(exit.value.cause) : ""}`)
+        assert.isTrue(done, `all ${total} processed (got ${processed.size})`)
+        assert.strictEqual(pending.count, 0, "nothing left pending")
+        const info = after.find((c) => c.role === "main")
+        assert.strictEqual(info?.replacements, 1, "the main Cluster client was replaced")
+        assert.notStrictEqual(info?.client, main.client)
+        // a Cluster client connects to a node when it first sends there: the new one may hold fewer connections
+        // than the old one did, never more
+        const count = yield* namedClients(cluster.ports, "worker")
+        assert.isAtMost(count, baseline, `connections on the nodes: ${count}, ${baseline} before`)
+        assert.isAbove(count, 0)
+        assert.isTrue(
+          (main.client as Cluster).nodes().every((n) => n.status === "end" || n.status === "wait"),
+          "the ended client holds no connection"
+        )
+        yield* Scope.close(scope, Exit.void)
+        assert.strictEqual(yield* settlesAt(namedClients(cluster.ports, "worker"), 0), 0, "every connection closed with the scope")
+      }),
+    { timeout: 60_000 }
+  )
+})
