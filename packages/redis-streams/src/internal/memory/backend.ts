@@ -19,7 +19,6 @@ import { type BackendError, RedisConnectionError } from "../../StreamsError.js"
 import { type SpanKind, traced } from "../redisTracing.js"
 import { moveEntryError } from "../replies.js"
 import { Engine, NOTHING, type Waiter } from "./engine.js"
-import { globMatch } from "./glob.js"
 import { ENDPOINT, readerClosed, ReplyError, toBackendError } from "./errors.js"
 
 /** the Redis version the engine emulates */
@@ -314,20 +313,7 @@ export const makeBackend = (): InMemoryBackend => {
       run("moveEntry", "EVALSHA", o.from, undefined, [o], (now) => engine.moveEntry(o.from, o.id, o.to, o.fields, now))
         .pipe(Effect.mapError((e) => moveEntryError(e, o.from, o.to))),
     scanStreams: (pattern, options) =>
-      run("scanStreams", "SCAN", pattern, undefined, [pattern, options], () => {
-        const limit = Math.max(1, options.limit)
-        const found: Array<string> = []
-        let truncated = false
-        for (const [key, value] of engine.keyspace) {
-          if (value.type !== "stream" || !globMatch(pattern, key)) continue
-          if (found.length >= limit) {
-            truncated = true
-            break
-          }
-          found.push(key)
-        }
-        return { streams: found.sort(), truncated }
-      }),
+      run("scanStreams", "SCAN", pattern, undefined, [pattern, options], () => engine.scanStreams(pattern, options.limit)),
     range: (stream, options) =>
       run(
         "range",
