@@ -16,6 +16,7 @@
  * target shares the dead-letter stream's slot, and as XRANGE, XADD, XDEL
  * otherwise.
  */
+import { randomUUID } from "node:crypto"
 import { assert, describe, it, layer } from "@effect/vitest"
 import { Chunk, Effect, Fiber, Schema, Stream } from "effect"
 import { Consumer, DeadLetter, Message, Monitor, Producer, Scaler, StreamsBackend } from "effect-redis-streams"
@@ -369,6 +370,22 @@ if (unavailable !== undefined) {
         }).pipe(Effect.provide(testLogLevel)))
 
       // ------------------------------------------------------------------ dead letters
+
+      it.effect("StreamsBackend.scanStreams: SCAN TYPE stream on every master, bounded by the limit", () =>
+        Effect.gen(function*() {
+          const { backend, kit, topology } = yield* services
+          const prefix = `scan${randomUUID().slice(0, 8)}`
+          // two streams on each of the 3 shards, and a string key that matches the pattern
+          const streams = Array.from({ length: 6 }, () => kit.key(prefix))
+          assert.deepStrictEqual(new Set(streams.map((k) => topology.cluster.shardOf(k))).size, 3)
+          for (const stream of streams) yield* backend.add(stream, ["n", "1"])
+          yield* topology.onNodeOf(`${prefix}-string`, "SET", `${prefix}-string`, "x")
+          const all = yield* backend.scanStreams(`${prefix}-*`, { limit: 100 })
+          assert.deepStrictEqual(all, { streams: [...streams].sort(), truncated: false })
+          const some = yield* backend.scanStreams(`${prefix}-*`, { limit: 4 })
+          assert.strictEqual(some.streams.length, 4)
+          assert.isTrue(some.truncated)
+        }).pipe(Effect.provide(testLogLevel)))
 
       it.effect("DeadLetter.replay: to the source stream (same slot as {stream}:dlq: one script) and to a stream on another shard (two commands)", () =>
         Effect.gen(function*() {

@@ -31,7 +31,14 @@
  * - `GET /healthz`: 200 `{"status":"ok"}` when Redis answers PING within 2
  *   seconds, else 503 `{"status":"unavailable","error":"..."}`.
  *
- * Nothing is created in Redis: the Monitor and the Scaler only read.
+ * - `GET /`: the dashboard (`dashboard/page.ts`), a view over its JSON API:
+ *   `GET /api/config`, `/api/overview`, `/api/pending`, `/api/dead-letters`
+ *   (`Dashboard`) and `POST /api/actions/replay|purge|cleanup` (`Actions`,
+ *   off unless `--allow-actions`, with a token).
+ *
+ * Nothing is created in Redis: the Monitor and the Scaler only read (the
+ * actions, when allowed, replay and purge dead letters and clean up dead
+ * consumers).
  *
  * @since 0.1.0
  */
@@ -44,10 +51,14 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
-import * as SynchronizedRef from "effect/SynchronizedRef"
 import * as Metric from "effect/Metric"
 import type * as MetricPair from "effect/MetricPair"
 import { Metrics, Monitor, RedisConnection, Scaler, StreamsBackend, StreamsError } from "effect-redis-streams"
+import * as Option from "effect/Option"
+import * as Actions from "./Actions.js"
+import * as Dashboard from "./Dashboard.js"
+import * as Page from "./dashboard/page.js"
+import * as Watched from "./Watched.js"
 
 /**
  * What the server watches and how.
@@ -55,14 +66,13 @@ import { Metrics, Monitor, RedisConnection, Scaler, StreamsBackend, StreamsError
  * @since 0.1.0
  * @category models
  */
-export interface Options {
-  readonly streams: ReadonlyArray<string>
+export interface Options extends Watched.Options {
   /** the group `/scale` answers for when the request names none */
   readonly group?: string | undefined
-  readonly idleThreshold: Duration.DurationInput
-  readonly pendingThreshold?: number | undefined
   /** Scaler options (thresholds, target, bounds) */
   readonly scaler: Omit<Scaler.Options, "stream" | "group">
+  /** serve the dashboard (`/`, `/api/...`) with these action settings; without it, only the three endpoints */
+  readonly dashboard?: (Actions.Options & { readonly loopbackOnly?: boolean | undefined }) | undefined
 }
 
 /**
@@ -89,6 +99,8 @@ export interface Collector {
   readonly scale: (stream: string | undefined, group: string | undefined) => Effect.Effect<JsonReply>
   /** the `/healthz` reply */
   readonly health: Effect.Effect<JsonReply>
+  /** the watched streams and their Monitors */
+  readonly watched: Watched.Watched
 }
 
 const d = Metrics.definitions
@@ -99,18 +111,6 @@ const inTableOrder = (pairs: Array<MetricPair.MetricPair.Untyped>) =>
   pairs.sort((a, b) =>
     (tableIndex.get(a.metricKey.name) ?? Infinity) - (tableIndex.get(b.metricKey.name) ?? Infinity)
   )
-
-const statusOf = (e: StreamsError.BackendError): number => {
-  switch (e._tag) {
-    case "StreamNotFound":
-    case "GroupNotFound":
-      return 404
-    case "RedisConnectionError":
-      return 503
-    default:
-      return 500
-  }
-}
 
 /** the `/healthz` reply: PING within 2 seconds */
 const health = (connection: RedisConnection.RedisConnection["Type"]): Effect.Effect<JsonReply> =>
@@ -131,29 +131,30 @@ const health = (connection: RedisConnection.RedisConnection["Type"]): Effect.Eff
 /** what `/scale` needs */
 interface ScaleEnv {
   readonly options: Options
-  readonly monitors: ReadonlyMap<string, Monitor.Service>
+  readonly watched: Watched.Watched
   readonly backend: StreamsBackend.StreamsBackend["Type"]
   readonly scalerOf: (stream: string, group: string) => Effect.Effect<Scaler.Service, StreamsError.InvalidOptions>
 }
 
 /** the `/scale` reply for the query parameters: the Scaler's decision, or which parameter is missing */
-const scaleReply = ({ backend, monitors, options, scalerOf }: ScaleEnv) =>
+const scaleReply = ({ backend, options, scalerOf, watched }: ScaleEnv) =>
 (streamParam: string | undefined, groupParam: string | undefined): Effect.Effect<JsonReply> =>
   Effect.gen(function*() {
     let stream = streamParam
+    const served = (yield* watched.list).streams
     if (stream === undefined || stream === "") {
-      if (options.streams.length !== 1) {
+      if (served.length !== 1) {
         return {
           status: 400,
-          body: { error: `several streams are served (${options.streams.join(", ")}): add ?stream=<name>` }
+          body: { error: `several streams are served (${watched.describe}): add ?stream=<name>` }
         }
       }
-      stream = options.streams[0]!
+      stream = served[0]!
     }
-    if (!monitors.has(stream)) {
+    if (!served.includes(stream)) {
       return {
         status: 404,
-        body: { error: `stream '${stream}' is not served (served: ${options.streams.join(", ")})` }
+        body: { error: `stream '${stream}' is not served (served: ${watched.describe})` }
       }
     }
     let group = groupParam !== undefined && groupParam !== "" ? groupParam : options.group
@@ -177,7 +178,7 @@ const scaleReply = ({ backend, monitors, options, scalerOf }: ScaleEnv) =>
   }).pipe(
     Effect.catchAll((e): Effect.Effect<JsonReply> =>
       Effect.succeed({
-        status: e._tag === "InvalidOptions" ? 400 : statusOf(e),
+        status: Dashboard.statusOf(e),
         body: {
           error: e._tag === "StreamNotFound"
             ? `stream '${e.stream}' does not exist`
@@ -206,30 +207,8 @@ export const makeCollector = (
   Effect.gen(function*() {
     const backend = yield* StreamsBackend.StreamsBackend
     const connection = yield* RedisConnection.RedisConnection
-    // validate the Scaler options once, before serving
-    yield* Scaler.resolveOptions({ stream: "validation", group: "validation", ...options.scaler })
-    const monitors = new Map<string, Monitor.Service>()
-    for (const stream of options.streams) {
-      monitors.set(
-        stream,
-        yield* Monitor.make({
-          stream,
-          idleThreshold: options.idleThreshold,
-          pendingThreshold: options.pendingThreshold
-        })
-      )
-    }
-    const scalers = yield* SynchronizedRef.make(new Map<string, Scaler.Service>())
-    const scalerOf = (stream: string, group: string): Effect.Effect<Scaler.Service, StreamsError.InvalidOptions> =>
-      SynchronizedRef.modifyEffect(scalers, (map) => {
-        const key = JSON.stringify([stream, group])
-        const existing = map.get(key)
-        if (existing !== undefined) return Effect.succeed([existing, map] as const)
-        return Scaler.make({ stream, group, ...options.scaler }).pipe(
-          Effect.provideService(StreamsBackend.StreamsBackend, backend),
-          Effect.map((s) => [s, new Map(map).set(key, s)] as const)
-        )
-      })
+    const watched = yield* Watched.make(options)
+    const scalerOf = yield* Watched.makeScalers(options.scaler)
 
     const collectStream = (stream: string, monitor: Monitor.Service) =>
       Effect.gen(function*() {
@@ -265,11 +244,22 @@ export const makeCollector = (
         })
       )
 
+    // when a --match scan fails (Redis down), the named streams are still reported (as down)
+    const streamsNow = Effect.map(
+      Effect.orElseSucceed(watched.list, () => ({ streams: options.streams, truncated: false })),
+      (l) => l.streams
+    )
     const metrics: Effect.Effect<string> = Effect.gen(function*() {
       const started = yield* Clock.currentTimeMillis
-      const fresh = yield* Effect.forEach(Array.from(monitors), ([stream, monitor]) => collectOrDown(stream, monitor), {
-        concurrency: "unbounded"
-      })
+      const fresh = yield* Effect.forEach(
+        yield* streamsNow,
+        (stream) =>
+          Effect.flatMap(
+            Effect.orDie(watched.monitorOf(stream)), // validated at start
+            (monitor) => collectOrDown(stream, monitor)
+          ),
+        { concurrency: "unbounded" }
+      )
       const ended = yield* Clock.currentTimeMillis
       // what this process's own Consumers and Producers counted (none, unless serve runs inside the app)
       const processPairs = (yield* Metric.snapshot).filter((p) => {
@@ -283,9 +273,9 @@ export const makeCollector = (
       ]))
     })
 
-    const scale = scaleReply({ options, monitors, backend, scalerOf })
+    const scale = scaleReply({ options, watched, backend, scalerOf })
 
-    return { metrics, scale, health: health(connection) }
+    return { metrics, scale, health: health(connection), watched }
   })
 
 const jsonResponse = (reply: JsonReply) =>
@@ -294,14 +284,58 @@ const jsonResponse = (reply: JsonReply) =>
     contentType: "application/json; charset=utf-8"
   })
 
+/** the query parameters of the request */
+const paramsOf = (request: HttpServerRequest.HttpServerRequest) => new URL(request.url, "http://localhost").searchParams
+
+const asset = (body: string, contentType: string) =>
+  HttpServerResponse.text(body, { contentType, headers: Page.headers })
+
+/** the dashboard's API replies also carry the page's security headers */
+const apiResponse = (reply: JsonReply) =>
+  HttpServerResponse.text(JSON.stringify(reply.body) + "\n", {
+    status: reply.status,
+    contentType: "application/json; charset=utf-8",
+    headers: Page.headers
+  })
+
+/** `POST /api/actions/:action`: the request's parts for `Actions.run` */
+const actionRoute = (dashboard: DashboardEnv) =>
+  Effect.gen(function*() {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const { action } = yield* HttpRouter.params
+    const body = yield* Effect.orElseSucceed(request.text, () => "")
+    const reply = yield* Actions.run(dashboard.watched, dashboard.actions, {
+      action: action ?? "",
+      headers: request.headers,
+      body,
+      remote: Option.getOrElse(request.remoteAddress, () => "unknown")
+    }).pipe(Effect.provideService(StreamsBackend.StreamsBackend, dashboard.backend))
+    return apiResponse(reply)
+  })
+
 /**
- * The routes over a collector.
+ * What the dashboard routes need.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface DashboardEnv {
+  readonly api: Dashboard.Api
+  readonly watched: Watched.Watched
+  readonly actions: Actions.Options
+  readonly backend: StreamsBackend.StreamsBackend["Type"]
+  /** serving on a loopback address: answer only requests addressed to a loopback name */
+  readonly loopbackOnly: boolean
+}
+
+/**
+ * The routes over a collector, and the dashboard's when given.
  *
  * @since 0.1.0
  * @category routes
  */
-export const router = (collector: Collector) =>
-  HttpRouter.empty.pipe(
+export const router = (collector: Collector, dashboard?: DashboardEnv) => {
+  const base = HttpRouter.empty.pipe(
     HttpRouter.get(
       "/metrics",
       Effect.map(collector.metrics, (text) => HttpServerResponse.text(text, { contentType: Metrics.contentType }))
@@ -309,7 +343,7 @@ export const router = (collector: Collector) =>
     HttpRouter.get(
       "/scale",
       Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
-        const params = new URL(request.url, "http://localhost").searchParams
+        const params = paramsOf(request)
         return Effect.map(
           collector.scale(params.get("stream") ?? undefined, params.get("group") ?? undefined),
           jsonResponse
@@ -318,6 +352,56 @@ export const router = (collector: Collector) =>
     ),
     HttpRouter.get("/healthz", Effect.map(collector.health, jsonResponse))
   )
+  if (dashboard === undefined) return base
+  const { api } = dashboard
+  const guard = guardHost(dashboard.loopbackOnly)
+  const withParams = (f: (params: URLSearchParams) => Effect.Effect<JsonReply>) =>
+    Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => Effect.map(f(paramsOf(request)), apiResponse))
+  return base.pipe(
+    HttpRouter.get("/", guard(Effect.succeed(asset(Page.html, "text/html; charset=utf-8")))),
+    HttpRouter.get("/dashboard.js", guard(Effect.succeed(asset(Page.js, "text/javascript; charset=utf-8")))),
+    HttpRouter.get("/dashboard.css", guard(Effect.succeed(asset(Page.css, "text/css; charset=utf-8")))),
+    HttpRouter.get("/favicon.ico", Effect.succeed(HttpServerResponse.empty({ status: 204 }))),
+    HttpRouter.get(
+      "/api/config",
+      guard(Effect.succeed(apiResponse({
+        status: 200,
+        body: { actions: dashboard.actions.allowActions, match: dashboard.watched.options.match?.pattern ?? null }
+      })))
+    ),
+    HttpRouter.get("/api/overview", guard(withParams(api.overview))),
+    HttpRouter.get("/api/pending", guard(withParams(api.pending))),
+    HttpRouter.get("/api/dead-letters", guard(withParams(api.deadLetters))),
+    HttpRouter.post("/api/actions/:action", guard(actionRoute(dashboard)))
+  )
+}
+
+const LOOPBACK_NAMES = new Set(["localhost", "127.0.0.1", "[::1]"])
+
+/** the host name of a Host header (without the port; an IPv6 address keeps its brackets) */
+const hostName = (host: string): string =>
+  host.startsWith("[") ? host.slice(0, host.indexOf("]") + 1) : host.split(":")[0]!
+
+/**
+ * When serving on a loopback address, the dashboard answers only requests
+ * addressed to a loopback name: a page of another site that rebinds its own
+ * name to 127.0.0.1 (DNS rebinding) gets a 403 instead of the data.
+ */
+const guardHost = (loopbackOnly: boolean) =>
+<E, R>(route: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
+  loopbackOnly
+    ? Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+      const host = request.headers["host"] ?? ""
+      return LOOPBACK_NAMES.has(hostName(host).toLowerCase())
+        ? route
+        : Effect.succeed(apiResponse(refuseHost(host)))
+    })
+    : route
+
+const refuseHost = (host: string): JsonReply => ({
+  status: 403,
+  body: { error: `serve listens on a loopback address: requests must be addressed to localhost or 127.0.0.1, not '${host}'` }
+})
 
 /**
  * The server as a layer over an `HttpServer` (e.g. `NodeHttpServer.layer`):
@@ -336,9 +420,19 @@ export const layer = (
   HttpServer.HttpServer | StreamsBackend.StreamsBackend | RedisConnection.RedisConnection
 > =>
   Layer.unwrapScoped(
-    Effect.map(makeCollector(options), (collector) =>
-      Layer.merge(
-        HttpServer.serve(router(collector)),
+    Effect.gen(function*() {
+      const collector = yield* makeCollector(options)
+      const backend = yield* StreamsBackend.StreamsBackend
+      const dashboard: DashboardEnv | undefined = options.dashboard === undefined ? undefined : {
+        api: yield* Dashboard.make(collector.watched, { scaler: options.scaler }),
+        watched: collector.watched,
+        actions: options.dashboard,
+        backend,
+        loopbackOnly: options.dashboard.loopbackOnly === true
+      }
+      return Layer.merge(
+        HttpServer.serve(router(collector, dashboard)),
         Layer.effectDiscard(HttpServer.addressFormattedWith(onListening))
-      ))
+      )
+    })
   )

@@ -67,6 +67,7 @@ import type { BackendError } from "./StreamsError.js"
  * | `createGroup`, `destroyGroup`, `createConsumer`, `deleteConsumer`, `deleteConsumerIfIdle`, `setGroupId` | `XGROUP CREATE`, `XGROUP DESTROY`, `XGROUP CREATECONSUMER`, `XGROUP DELCONSUMER` (both), `XGROUP SETID` |
  * | `delete`, `trim`, `length`, `range` | `XDEL`, `XTRIM`, `XLEN`, `XRANGE` / `XREVRANGE` |
  * | `moveEntry` (`stream` is its `from`) | `EVALSHA` (the Redis backend's script: XRANGE, XADD, XDEL) |
+ * | `scanStreams` (`stream` is the pattern) | `SCAN` |
  * | `blockingReader` (acquiring a reader; `stream` is `""`) | `CONNECT` |
  *
  * @since 0.1.0

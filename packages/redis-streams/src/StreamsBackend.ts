@@ -491,6 +491,46 @@ export interface Service {
    * add it.
    */
   readonly moveEntry: (options: MoveEntryOptions) => Effect.Effect<string | null, BackendError>
+
+  /**
+   * The stream keys whose names match a glob `pattern` (Redis's MATCH syntax:
+   * `*`, `?`, `[abc]`, `[^a-z]`, `\\` escapes), sorted, at most `limit` of
+   * them: SCAN with MATCH, TYPE stream and COUNT 1000 (on every master of a
+   * Cluster), stopping once `limit` names are found or after `maxRounds`
+   * SCAN calls in all (default 1000), so a huge keyspace costs a bounded
+   * number of round trips. `truncated` is true when the scan stopped early
+   * (more streams may match). Needs Redis 6.0 (TYPE).
+   */
+  readonly scanStreams: (
+    pattern: string,
+    options: ScanStreamsOptions
+  ) => Effect.Effect<ScanStreamsResult, BackendError>
+}
+
+/**
+ * Options of `scanStreams`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ScanStreamsOptions {
+  /** at most this many names (>= 1) */
+  readonly limit: number
+  /** at most this many SCAN calls in all (default 1000) */
+  readonly maxRounds?: number | undefined
+}
+
+/**
+ * What `scanStreams` found.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ScanStreamsResult {
+  /** the matching stream names, sorted (by code unit) */
+  readonly streams: ReadonlyArray<string>
+  /** the scan stopped at `limit` or `maxRounds`: more streams may match */
+  readonly truncated: boolean
 }
 
 /**

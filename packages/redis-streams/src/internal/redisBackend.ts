@@ -8,7 +8,7 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import { Command, type Redis } from "ioredis"
+import { type Cluster, Command, type Redis } from "ioredis"
 import { isUtf8 } from "node:buffer"
 import { createHash } from "node:crypto"
 import type { Service as Connection } from "../RedisConnection.js"
@@ -38,6 +38,10 @@ import * as Replies from "./replies.js"
 type Arg = string | number
 
 const EMPTY: ReadonlyArray<never> = []
+
+/** SCAN's COUNT hint and the default bound on SCAN calls of `scanStreams` */
+const SCAN_COUNT = 1000
+const SCAN_MAX_ROUNDS = 1000
 
 /**
  * Delete a consumer only if it has no pending entries and has been idle for at
@@ -139,6 +143,56 @@ class RedisLane implements Lane {
     readonly owner: object,
     readonly backend: Service | undefined
   ) {}
+}
+
+/** a request through the backend's `run` (its deadline and error mapping) */
+type Run = <A>(
+  start: () => Promise<unknown>,
+  parse: (reply: unknown) => A,
+  label: string,
+  stream: string,
+  group: string | undefined
+) => Effect.Effect<A, BackendError>
+
+/** `Service.scanStreams`: SCAN MATCH pattern TYPE stream on each master, bounded */
+const makeScanStreams = (client: Client, run: Run): Service["scanStreams"] => {
+  const scanNode = (
+    node: Redis | Client,
+    pattern: string,
+    found: Set<string>,
+    budget: { rounds: number; readonly limit: number }
+  ): Effect.Effect<boolean, BackendError> =>
+    Effect.gen(function*() {
+      let cursor = "0"
+      do {
+        if (found.size >= budget.limit || budget.rounds <= 0) return true
+        budget.rounds--
+        const at = cursor
+        const round = yield* run(
+          () => node.call("scan", [at, "MATCH", pattern, "COUNT", SCAN_COUNT, "TYPE", "stream"]),
+          Replies.parseScan,
+          "SCAN",
+          pattern,
+          undefined
+        )
+        for (const key of round.keys) if (found.size < budget.limit || found.has(key)) found.add(key)
+        // a key past the limit means more may match
+        if (round.keys.some((k) => !found.has(k))) return true
+        cursor = round.cursor
+      } while (cursor !== "0")
+      return false
+    })
+
+  return (pattern, options) =>
+    Effect.suspend(() => {
+      const found = new Set<string>()
+      const budget = { rounds: Math.max(1, options.maxRounds ?? SCAN_MAX_ROUNDS), limit: Math.max(1, options.limit) }
+      const nodes: ReadonlyArray<Redis | Client> = client.isCluster ? (client as Cluster).nodes("master") : [client]
+      return Effect.map(
+        Effect.forEach(nodes, (node) => scanNode(node, pattern, found, budget)),
+        (stopped) => ({ streams: Array.from(found).sort(), truncated: stopped.some((s) => s) })
+      )
+    }).pipe((effect) => traced(effect, "scanStreams", pattern))
 }
 
 /** @internal */
@@ -726,6 +780,8 @@ export const make = (connection: Connection): Service => {
     )
   }
 
+  const scanStreams = makeScanStreams(client, run)
+
   /** this backend, as the owner of its lanes */
   const self = {}
   /**
@@ -783,6 +839,7 @@ export const make = (connection: Connection): Service => {
     trim,
     length,
     range,
-    moveEntry
+    moveEntry,
+    scanStreams
   }
 }

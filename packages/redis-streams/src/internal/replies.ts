@@ -104,6 +104,14 @@ export class Entry implements ReadEntry {
   ) {}
 }
 
+/** a SCAN reply: the next cursor ("0" when the scan is complete) and the keys of this round */
+export const parseScan = (reply: unknown): { readonly cursor: string; readonly keys: ReadonlyArray<string> } => {
+  if (!Array.isArray(reply) || reply.length !== 2 || !Array.isArray(reply[1])) {
+    throw new UnexpectedReply(`expected [cursor, keys], got ${describe(reply)}`)
+  }
+  return { cursor: toStr(reply[0]), keys: (reply[1] as Array<unknown>).map(toStr) }
+}
+
 /** XADD: the id; nil (NOMKSTREAM on a missing stream) fails with StreamNotFound */
 export const parseAddedId = (reply: unknown, stream: string, command = "XADD"): string => {
   if (typeof reply === "string") return reply

@@ -312,6 +312,8 @@ export const makeBackend = (): InMemoryBackend => {
     moveEntry: (o) =>
       run("moveEntry", "EVALSHA", o.from, undefined, [o], (now) => engine.moveEntry(o.from, o.id, o.to, o.fields, now))
         .pipe(Effect.mapError((e) => moveEntryError(e, o.from, o.to))),
+    scanStreams: (pattern, options) =>
+      run("scanStreams", "SCAN", pattern, undefined, [pattern, options], () => engine.scanStreams(pattern, options.limit)),
     range: (stream, options) =>
       run(
         "range",

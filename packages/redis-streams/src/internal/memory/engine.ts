@@ -25,6 +25,7 @@ import type {
   Trim
 } from "../../StreamsBackend.js"
 import { notInteger, nomkstreamNil, ReplyError, wrongType } from "./errors.js"
+import { globMatch } from "./glob.js"
 import {
   compare,
   format,
@@ -145,6 +146,18 @@ export class Engine {
 
   keys(): ReadonlyArray<string> {
     return [...this.keyspace.keys()].sort(compareNames)
+  }
+
+  /** SCAN MATCH pattern TYPE stream, at most `limit` names (sorted by code unit), and whether more match */
+  scanStreams(pattern: string, limit: number): { readonly streams: Array<string>; readonly truncated: boolean } {
+    const max = Math.max(1, limit)
+    const found: Array<string> = []
+    for (const [key, value] of this.keyspace) {
+      if (value.type !== "stream" || !globMatch(pattern, key)) continue
+      if (found.length >= max) return { streams: found.sort(), truncated: true }
+      found.push(key)
+    }
+    return { streams: found.sort(), truncated: false }
   }
 
   // ---------------------------------------------------------------------------
