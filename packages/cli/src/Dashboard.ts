@@ -111,7 +111,7 @@ export const statusOf = (e: StreamsError.BackendError | StreamsError.InvalidOpti
     ? 400
     : e._tag === "StreamNotFound" || e._tag === "GroupNotFound"
     ? 404
-    : e._tag === "RedisConnectionError"
+    : e._tag === "RedisConnectionError" || e._tag === "ConnectionEnded"
     ? 503
     : 500
 
