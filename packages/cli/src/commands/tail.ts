@@ -13,7 +13,7 @@
  *   `--consumer <its name>`). On exit the tail consumer removes itself.
  * - Without `--ack` the messages stay pending under the tail consumer: they
  *   are not lost, the group's consumers reclaim them once idle for their
- *   `claimIdle` (30 s by default), but they are delayed until then.
+ *   `reclaim.idle` (30 s by default), but they are delayed until then.
  *
  * Never creates the stream or the group unless `--create` is given.
  *
