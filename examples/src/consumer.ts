@@ -57,8 +57,8 @@ const program = Effect.gen(function*() {
     )
   )
 
-  // 2. `process`: a handler per message, `concurrency` at a time within a batch; the successes of
-  // each batch are acknowledged in one round trip, failures stay pending and are delivered again.
+  // 2. `process`: a handler per message, `concurrency` running at all times (across batches); the
+  // successes are acknowledged together, failures stay pending and are delivered again.
   // It runs until interrupted; here it is interrupted once 20 more messages are done.
   yield* producer.addAll(Array.from({ length: 20 }, (_, i) => ({ message: `order ${i + 26}` })))
   const handled = yield* Ref.make(0)
@@ -72,7 +72,8 @@ const program = Effect.gen(function*() {
     { concurrency: 5 }
   ).pipe(Effect.fork)
   yield* Deferred.await(allDone).pipe(Effect.timeout("10 seconds"))
-  // interrupting `process` stops reading at once and acknowledges what succeeded before it returns
+  // interrupting `process` stops reading at once, starts no handler, acknowledges what succeeded and
+  // releases what it read and did not start, before it returns
   yield* Fiber.interrupt(worker)
   yield* Console.log(`process handled ${yield* Ref.get(handled)} messages`)
 

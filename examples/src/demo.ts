@@ -86,7 +86,7 @@ const program = Effect.gen(function*() {
 
   yield* wave(60, 17)
 
-  // alice and bob: process with concurrency, acknowledging each batch's successes in one round trip
+  // alice and bob: process with concurrency, every slot busy, successes acknowledged together
   const workers = yield* Effect.forEach(["alice", "bob"], (name) =>
     Effect.gen(function*() {
       const consumer = yield* Consumer.make({ ...consumerOptions, consumer: name })
