@@ -125,21 +125,33 @@ const awaitFirst = <A>(run: Run<A>, c: Collecting<A>): Collected<A> => {
  * `eager` ends the collection as soon as a read returned something. It starts with the entries
  * read ahead, if any (they were remembered when they arrived).
  */
-export const collect = <A>(run: Run<A>, limit: number, maxWaitMs: number, eager: boolean): Collected<A> =>
+export const collect = <A>(
+  run: Run<A>,
+  limit: number,
+  maxWaitMs: number,
+  eager: boolean,
+  into?: (out: ReadonlyArray<Message<A>>) => void
+): Collected<A> =>
   Effect.suspend(() => {
     const c = new Collecting<A>(run.now() + maxWaitMs, limit, eager)
     run.collecting = c
     const ahead = run.readAhead
-    if (ahead === undefined) return Effect.map(step(run, c), handOut(run))
+    if (ahead === undefined) return Effect.map(step(run, c), handOut(run, into))
     run.readAhead = undefined
     // a read ahead that returned fewer than asked for has read what there was
     if (eager && ahead.length < limit) c.finalReadDone = true
-    return Effect.map(pushThenStep(run, ahead, c), handOut(run))
+    return Effect.map(pushThenStep(run, ahead, c), handOut(run, into))
   })
 
-/** the collection is over: its messages are the caller's from now on */
-const handOut = <A>(run: Run<A>) => (out: Array<Message<A>>): Array<Message<A>> => {
+/**
+ * The collection is over: its messages are the caller's from now on. `into` takes them in the same
+ * step, so that an interruption finds them either in `run.collecting` (released with the run) or
+ * with the caller, never in between.
+ */
+const handOut = <A>(run: Run<A>, into: ((out: ReadonlyArray<Message<A>>) => void) | undefined) =>
+(out: Array<Message<A>>): Array<Message<A>> => {
   run.collecting = undefined
+  into?.(out)
   const metrics = run.env.metrics
   if (out.length > 0) metrics.received(out.length)
   metrics.batchSize(out.length)

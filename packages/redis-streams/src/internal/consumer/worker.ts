@@ -193,15 +193,16 @@ const slot = <A, E, R>(
  * One read for the worker: the successes so far ride on it when the run can read ahead
  * (XACK + XREADGROUP in one write); then what that read brought, or a blocking read for the next.
  */
-const readSome = <A>(env: Env<A>, w: Worker<A>, run: Run.Run<A>): Effect.Effect<Array<Message<A>>, BackendError> => {
+const readSome = <A>(env: Env<A>, w: Worker<A>, run: Run.Run<A>): Effect.Effect<unknown, BackendError> => {
   const count = w.readCount()
-  if (w.succeeded.size === 0 || !ReadAhead.allowed(run)) return collect(run, count, 0, true)
+  const into = (messages: ReadonlyArray<Message<A>>) => w.push(messages)
+  if (w.succeeded.size === 0 || !ReadAhead.allowed(run)) return collect(run, count, 0, true, into)
   const taken = w.takeSucceeded()
   return env.resilient(ReadAhead.ackThenRead(run, taken.ids, count)).pipe(
     Effect.onInterrupt(() => Effect.sync(() => w.giveBack(taken))),
     Effect.zipRight(Effect.suspend(() => {
       acknowledged(env, taken)
-      return collect(run, count, 0, true)
+      return collect(run, count, 0, true, into)
     }))
   )
 }
@@ -214,10 +215,8 @@ const reader = <A>(env: Env<A>, w: Worker<A>, run: Run.Run<A>): Effect.Effect<vo
       w.readerWake.unsafeClose()
       return Effect.zipRight(w.readerWake.await, loop)
     }
-    return Effect.flatMap(readSome(env, w, run), (messages) => {
-      w.push(messages)
-      return loop
-    })
+    // the messages read go to the queue as the read ends (see `collect`'s `into`)
+    return Effect.zipRight(readSome(env, w, run), loop)
   })
   return loop
 }
