@@ -211,3 +211,88 @@ describe("RedisBackend addMany (a script per chunk)", () => {
 })
 
 const backendLength = (raw: Redis, stream: string) => Effect.promise(() => raw.xlen(stream))
+
+/**
+ * `add` (internal/redisAddCoalesce.ts): single adds made in the same tick leave together, as one
+ * EVAL of the same script per run of adds with the same stream and options; a lone add is a plain
+ * XADD. Each add gets its own id or its own error, in call order.
+ */
+describe("RedisBackend add (adds made together)", () => {
+  it.scopedLive("500 adds made at once: each its own id, in call order, in a few EVALs; a lone add is one XADD", () =>
+    Effect.gen(function*() {
+      const server = yield* startRedisServer()
+      const raw = yield* rawClient(server.url)
+      const backend = yield* build(server.url)
+      const stream = uniqueKey("together")
+      const ids = yield* Effect.forEach(numbered(500), (f) => backend.add(stream, f), { concurrency: "unbounded" })
+      const s = yield* stored(backend, stream)
+      assert.deepStrictEqual(s.ids, ids)
+      assert.deepStrictEqual(s.n, numbered(500).map((f) => f[1]))
+      assert.strictEqual(yield* calls(raw, "xadd"), 500)
+      const evals = yield* calls(raw, "eval")
+      // groups of at most 250 (SCRIPT_CHUNK); how the fibers' starts fall into ticks is the runtime's
+      assert.isAtLeast(evals, 2)
+      assert.isAtMost(evals, 10)
+      // one add at a time: plain XADDs, no script
+      for (const f of numbered(3, 500)) yield* backend.add(stream, f)
+      assert.strictEqual(yield* calls(raw, "eval"), evals)
+      assert.strictEqual(yield* calls(raw, "xadd"), 503)
+    }))
+
+  it.scopedLive("one tick, several streams and options: each add its own result; order kept per stream", () =>
+    Effect.gen(function*() {
+      const server = yield* startRedisServer()
+      const backend = yield* build(server.url)
+      const stream = uniqueKey("mixed")
+      const missing = uniqueKey("missing")
+      const adds: ReadonlyArray<Effect.Effect<string, StreamsError.BackendError>> = [
+        backend.add(stream, ["n", "0"]),
+        backend.add(stream, ["n", "1"]),
+        backend.add(missing, ["n", "x"], { noMkStream: true }),
+        backend.add(stream, ["n", "2"], { trim: { strategy: "maxlen", threshold: 100 } }),
+        backend.add(stream, ["n", "3"], { id: "1-1" }),
+        backend.add(stream, ["n", "4"]),
+        backend.add(missing, ["n", "y"], { noMkStream: true }),
+        backend.add(stream, ["odd"]),
+        backend.add(stream, ["n", "5"])
+      ]
+      const results = yield* Effect.forEach(adds, Effect.either, { concurrency: "unbounded" })
+      const tags = results.map((r) => (r._tag === "Right" ? "id" : r.left._tag))
+      assert.deepStrictEqual(tags, [
+        "id",
+        "id",
+        "StreamNotFound",
+        "id",
+        // an id lower than the stream's top: XADD's own error, for this add only
+        "RedisCommandError",
+        "id",
+        "StreamNotFound",
+        // an odd field list: Redis's arity error, for this add only
+        "RedisCommandError",
+        "id"
+      ])
+      const s = yield* stored(backend, stream)
+      assert.deepStrictEqual(s.n, ["0", "1", "2", "4", "5"])
+      assert.deepStrictEqual(s.ids, results.flatMap((r) => (r._tag === "Right" ? [r.right] : [])))
+      assert.strictEqual(yield* backend.length(missing).pipe(Effect.orElseSucceed(() => 0)), 0)
+    }))
+
+  it.scopedLive("without +eval (ACL): adds made together are XADDs, the refusal found once and logged once", () =>
+    Effect.gen(function*() {
+      const server = yield* startRedisServer()
+      const raw = yield* rawClient(server.url)
+      const user = "adder"
+      const stream = uniqueKey("acl-add")
+      yield* setUser(raw, user, [`~${stream}`, "+xadd", "+info"])
+      const backend = yield* build(server.url, user)
+      const together = (from: number) =>
+        Effect.forEach(numbered(300, from), (f) => backend.add(stream, f), { concurrency: "unbounded" })
+      const [ids, warnings] = yield* warningsOf(Effect.zip(together(0), together(300)))
+      assert.strictEqual(yield* refusals(raw, user, "eval"), 1, "EVAL tried once")
+      assert.strictEqual(warnings.length, 1, warnings.join("\n"))
+      assert.include(warnings[0], "refuses scripts")
+      const all = yield* Effect.promise(() => raw.xrange(stream, "-", "+"))
+      assert.deepStrictEqual(all.map((e) => e[0]), [...ids[0], ...ids[1]])
+      assert.deepStrictEqual(all.map((e) => e[1][1]), numbered(600).map((f) => f[1]))
+    }))
+})

@@ -95,12 +95,23 @@ class SendAsPipeline {
  */
 export interface AddMany {
   readonly start: (stream: string, prefix: ReadonlyArray<Arg>, entries: ReadonlyArray<Fields>) => Promise<Array<string>>
+  /**
+   * Entries `from` to `to` as one script chunk (a pipeline where scripts are refused): per entry its
+   * reply or its error. While `scriptsKnown` is false the caller sends one such chunk at a time.
+   */
+  readonly chunk: (prefix: ReadonlyArray<Arg>, entries: ReadonlyArray<Fields>, from: number, to: number) => Promise<ReadonlyArray<unknown>>
+  /** whether a script chunk could still be refused as a command (none has been answered yet) */
+  readonly scriptsUnknown: () => boolean
+  /** whether scripts are refused on this connection */
+  readonly scriptsRefused: () => boolean
+  /** whether scripts were found refused and that is not yet taken (`takeRefusal`) */
+  readonly refusalPending: () => boolean
   /** the reason scripts were found refused, once (then undefined again), to log it */
   readonly takeRefusal: () => string | undefined
 }
 
 /** can the script add this entry exactly as XADD would (else Redis's own arity error comes from a pipeline) */
-const scriptable = (fields: Fields): boolean =>
+export const scriptable = (fields: Fields): boolean =>
   fields.length > 0 && fields.length % 2 === 0 && fields.length <= SCRIPT_MAX_FIELDS
 
 /** the end of the chunk starting at `from`, and whether the script can add all of it */
@@ -255,6 +266,11 @@ export const make = (client: Client): AddMany => {
 
   return {
     start,
+    chunk: (prefix, entries, from, to) =>
+      scripts === "refused" ? pipeline(prefix, entries, from, to) : script(prefix, entries, from, to),
+    scriptsUnknown: () => scripts === "unknown",
+    scriptsRefused: () => scripts === "refused",
+    refusalPending: () => refused !== undefined && !announced,
     takeRefusal: () => {
       if (refused === undefined || announced) return undefined
       announced = true

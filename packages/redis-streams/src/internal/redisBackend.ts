@@ -28,6 +28,7 @@ import type {
   Trim
 } from "../StreamsBackend.js"
 import { type BackendError, RedisConnectionError } from "../StreamsError.js"
+import { Coalescer } from "./redisAddCoalesce.js"
 import * as AddMany from "./redisAddMany.js"
 import * as BlockingReader from "./redisBlockingReader.js"
 import type { Client } from "./redisConnection.js"
@@ -357,18 +358,30 @@ export const make = (connection: Connection): Service => {
       group
     )
 
-  const add = (stream: string, fields: Fields, options?: AddOptions) => {
-    const args: Array<Arg> = [stream]
-    if (options !== undefined) {
-      if (options.noMkStream === true) args.push("NOMKSTREAM")
-      if (options.trim !== undefined) pushTrim(args, options.trim)
-    }
-    args.push(options?.id ?? "*")
-    for (let i = 0; i < fields.length; i++) args.push(fields[i]!)
-    return traced(send("XADD", args, (r) => Replies.parseAddedId(r, stream), stream), "add", stream, "producer")
-  }
-
   const bulk = AddMany.make(client)
+  const coalescer = new Coalescer(client, bulk)
+
+  /** scripts found refused (once per connection): say so, once */
+  const announce = Effect.suspend(() => {
+    const refused = bulk.takeRefusal()
+    return refused === undefined ? Effect.void : Effect.logWarning(
+      `the server refuses scripts (${refused}); adds are sent as XADD from now on ` +
+        `(grant +eval to send adds made together as one script, about twice as fast)`
+    )
+  })
+
+  // adds made in the same tick leave together (redisAddCoalesce.ts)
+  const add = (stream: string, fields: Fields, options?: AddOptions) => {
+    const prefix: Array<Arg> = [stream]
+    if (options !== undefined) {
+      if (options.noMkStream === true) prefix.push("NOMKSTREAM")
+      if (options.trim !== undefined) pushTrim(prefix, options.trim)
+    }
+    prefix.push(options?.id ?? "*")
+    const effect = run(() => coalescer.add(prefix, fields), (r) => Replies.parseAddedId(r, stream), "XADD", stream, undefined)
+    const announced = Effect.flatMap(effect, (id) => bulk.refusalPending() ? Effect.as(announce, id) : Effect.succeed(id))
+    return traced(announced, "add", stream, "producer")
+  }
 
   const addMany = (stream: string, entries: ReadonlyArray<Fields>, options?: Omit<AddOptions, "id">) => {
     if (entries.length === 0) return Effect.succeed(EMPTY as ReadonlyArray<string>)
@@ -380,14 +393,6 @@ export const make = (connection: Connection): Service => {
     prefix.push("*")
     const parse = (reply: unknown): ReadonlyArray<string> => reply as ReadonlyArray<string>
     const effect = run(() => bulk.start(stream, prefix, entries), parse, "XADD", stream, undefined)
-    // scripts found refused (once per connection): say so, once
-    const announce = Effect.suspend(() => {
-      const refused = bulk.takeRefusal()
-      return refused === undefined ? Effect.void : Effect.logWarning(
-        `addMany: the server refuses scripts (${refused}); bulk adds are sent as pipelined XADD from now on ` +
-          `(grant +eval to send each chunk as one script, about twice as fast)`
-      )
-    })
     return traced(Effect.ensuring(effect, announce), "addMany", stream, "producer")
   }
 
