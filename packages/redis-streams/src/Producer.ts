@@ -112,7 +112,12 @@ export type ProducerError = BackendError | MessageEncodeError
  */
 export interface Service<A> {
   readonly stream: string
-  /** add one message; returns its id */
+  /**
+   * add one message; returns its id. On Redis, adds made in the same tick
+   * (from many fibers at once) are sent together, as one Lua script per run
+   * of adds (applied atomically together; XADDs where scripts are refused);
+   * each still gets its own id or error, in call order.
+   */
   readonly add: (message: A) => Effect.Effect<string, ProducerError>
   /**
    * add many messages in order, in chunks (on Redis one Lua script per 250

@@ -43,6 +43,8 @@ export class Run<A> implements BatchOwner {
   /** entries read ahead, to start the next batch with */
   readAhead: ReadonlyArray<ReadEntry> | undefined = undefined
   readAheadInFlight = false
+  /** the last ">" read returned fewer entries than it asked for: the stream had nothing more then */
+  drained = false
   /** the batch being collected, until it is returned: its messages are released if the run ends first */
   collecting: Collecting<A> | undefined = undefined
 
