@@ -5,10 +5,9 @@
  *
  * @internal
  */
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import { type Cluster, Command, type Redis } from "ioredis"
+import type { Cluster, Redis } from "ioredis"
 import { isUtf8 } from "node:buffer"
 import { createHash } from "node:crypto"
 import type { Service as Connection } from "../RedisConnection.js"
@@ -27,18 +26,14 @@ import type {
   Service,
   Trim
 } from "../StreamsBackend.js"
-import { type BackendError, RedisConnectionError } from "../StreamsError.js"
+import type { BackendError } from "../StreamsError.js"
 import { Coalescer } from "./redisAddCoalesce.js"
 import * as AddMany from "./redisAddMany.js"
 import * as BlockingReader from "./redisBlockingReader.js"
 import type { Client } from "./redisConnection.js"
-import * as Recovery from "./redisRecovery.js"
 import { traced } from "./redisTracing.js"
 import * as Replies from "./replies.js"
-
-type Arg = string | number
-
-const EMPTY: ReadonlyArray<never> = []
+import { type Arg, EMPTY, Requests } from "./redis/request.js"
 
 /** SCAN's COUNT hint and the default bound on SCAN calls of `scanStreams` */
 const SCAN_COUNT = 1000
@@ -87,37 +82,6 @@ const MOVE_LABEL = Replies.MOVE_ENTRY_LABEL
 const DELETE_CONSUMER_IF_IDLE_SHA = createHash("sha1").update(DELETE_CONSUMER_IF_IDLE).digest("hex")
 const MOVE_ENTRY_SHA = createHash("sha1").update(MOVE_ENTRY).digest("hex")
 
-/**
- * XINFO and XGROUP name their key after a subcommand, where ioredis's Cluster
- * client does not look for it: sent with `call`, they go to a random node,
- * which answers MOVED, and every MOVED makes the client re-read the slot map
- * (CLUSTER SLOTS). This command names its key (the argument after the
- * subcommand) so the Cluster client sends it to the key's node at once.
- */
-class SubcommandKeyCommand extends Command {
-  override getKeys(): Array<string | Buffer> {
-    const key = this.args[1]
-    return typeof key === "string" || Buffer.isBuffer(key) ? [key] : []
-  }
-}
-
-const SUBCOMMAND_KEY = new Set(["XINFO", "XGROUP"])
-
-/**
- * Command names go to ioredis in lower case: it looks each one up in its flag tables several
- * times per command (subscriber mode, blocking, ...) after `toLowerCase()`, which allocates a
- * new string for an upper-case name every time. (Redis itself does not care.)
- */
-const lowerCaseNames = new Map<string, string>()
-const lowerCase = (command: string): string => {
-  let lower = lowerCaseNames.get(command)
-  if (lower === undefined) {
-    lower = command.toLowerCase()
-    lowerCaseNames.set(command, lower)
-  }
-  return lower
-}
-
 const pushTrim = (args: Array<Arg>, trim: Trim): void => {
   args.push(trim.strategy === "maxlen" ? "MAXLEN" : "MINID", trim.approximate === true ? "~" : "=", trim.threshold)
   if (trim.limit !== undefined) args.push("LIMIT", trim.limit)
@@ -146,17 +110,9 @@ class RedisLane implements Lane {
   ) {}
 }
 
-/** a request through the backend's `run` (its deadline and error mapping) */
-type Run = <A>(
-  start: () => Promise<unknown>,
-  parse: (reply: unknown) => A,
-  label: string,
-  stream: string,
-  group: string | undefined
-) => Effect.Effect<A, BackendError>
-
 /** `Service.scanStreams`: SCAN MATCH pattern TYPE stream on each master, bounded */
-const makeScanStreams = (client: Client, run: Run): Service["scanStreams"] => {
+const makeScanStreams = (requests: Requests): Service["scanStreams"] => {
+  const client = requests.client
   const scanNode = (
     node: Redis | Client,
     pattern: string,
@@ -169,7 +125,7 @@ const makeScanStreams = (client: Client, run: Run): Service["scanStreams"] => {
         if (found.size >= budget.limit || budget.rounds <= 0) return true
         budget.rounds--
         const at = cursor
-        const round = yield* run(
+        const round = yield* requests.run(
           () => node.call("scan", [at, "MATCH", pattern, "COUNT", SCAN_COUNT, "TYPE", "stream"]),
           Replies.parseScan,
           "SCAN",
@@ -198,168 +154,10 @@ const makeScanStreams = (client: Client, run: Run): Service["scanStreams"] => {
 
 /** @internal */
 export const make = (connection: Connection): Service => {
-  /** the connection's current client: replaced when the connection is rebuilt (see redisRecovery.ts) */
-  let client: Client = connection.client
-  const entry = Recovery.linkOf(connection)?.entry
-  entry?.replacedListeners.push((next) => {
-    client = next
-  })
-  /** a connection failure names the connection it happened on (role, name, when it ended / was replaced) */
-  const onConnection = (error: BackendError, used: Client): BackendError => Recovery.onConnection(entry, error, used)
-  const endpoint = connection.endpoint
-  const commandTimeoutMs = Duration.toMillis(connection.commandTimeout)
-  const timeoutMs = Number.isFinite(commandTimeoutMs) ? commandTimeoutMs : undefined
+  const requests = new Requests(connection)
 
-  /**
-   * A command that got no reply within the command timeout means a dead or
-   * stalled connection (a silent network drop leaves the socket open): drop it
-   * and let ioredis reconnect, so the commands after it do not wait behind it.
-   * The other commands in flight on it fail with a connection error, which
-   * callers retry. A user-owned client is left alone; so is a Cluster client,
-   * which manages its node connections itself.
-   */
-  const resetStalled = (): void => {
-    if (connection.owned && !client.isCluster && client.status === "ready") client.disconnect(true)
-  }
-
-  /**
-   * Deadlines of the operations in flight, checked by one sweeper interval
-   * (every timeout / 4, between 10 ms and 1 s) instead of a timer per
-   * operation: a Node timer per command measurably cut the Consumer's
-   * throughput (setTimeout + clearTimeout twice per batch). The sweeper runs
-   * only while operations are in flight (it stops at the first sweep that
-   * finds none) and never keeps the process alive.
-   */
-  interface InFlight {
-    readonly deadline: number
-    readonly expire: () => void
-  }
-  const inflight = new Set<InFlight>()
-  const sweepMs = timeoutMs === undefined ? 0 : Math.max(10, Math.min(1000, Math.floor(timeoutMs / 4)))
-  let sweeper: ReturnType<typeof setInterval> | undefined
-  const sweep = () => {
-    const now = Date.now()
-    for (const op of inflight) {
-      if (op.deadline <= now) {
-        inflight.delete(op)
-        op.expire()
-      }
-    }
-    if (inflight.size === 0 && sweeper !== undefined) {
-      clearInterval(sweeper)
-      sweeper = undefined
-    }
-  }
-  const track = (op: InFlight) => {
-    inflight.add(op)
-    if (sweeper === undefined) {
-      sweeper = setInterval(sweep, sweepMs)
-      sweeper.unref()
-    }
-  }
-
-  /**
-   * Start a request, parse its reply in the promise callback, map failures to
-   * the port's errors; bounded by the connection's command timeout (one
-   * deadline per operation, also for a pipelined batch).
-   */
-  const run = <A>(
-    start: () => Promise<unknown>,
-    parse: (reply: unknown) => A,
-    label: string,
-    stream: string,
-    group: string | undefined
-  ): Effect.Effect<A, BackendError> =>
-    Effect.async<A, BackendError>((resume) => {
-      const used = client
-      // "end" is emitted on the next tick: the status says it first
-      if (entry !== undefined && (entry.endedAt !== undefined || used.status === "end")) {
-        resume(Effect.fail(Recovery.endedError(entry, label, stream)))
-        return
-      }
-      let done = false
-      let op: InFlight | undefined
-      const fail = (cause: unknown) => {
-        if (done) return
-        done = true
-        if (op !== undefined) inflight.delete(op)
-        resume(Effect.fail(onConnection(Replies.toBackendError(cause, label, stream, group, endpoint), used)))
-      }
-      let promise: Promise<unknown>
-      try {
-        promise = start()
-      } catch (cause) {
-        fail(cause)
-        return
-      }
-      if (timeoutMs !== undefined) {
-        op = {
-          deadline: Date.now() + timeoutMs,
-          expire: () => {
-            if (done) return
-            done = true
-            resetStalled()
-            resume(Effect.fail(onConnection(
-              new RedisConnectionError({
-                endpoint,
-                message: `${label} ${stream} on ${endpoint} did not complete within ${timeoutMs} ms; ` +
-                  `the connection was reset`
-              }),
-              used
-            )))
-          }
-        }
-        track(op)
-      }
-      promise.then(
-        (reply) => {
-          if (done) return
-          done = true
-          if (op !== undefined) inflight.delete(op)
-          let value: A
-          try {
-            value = parse(reply)
-          } catch (cause) {
-            resume(Effect.fail(Replies.toBackendError(cause, label, stream, group, endpoint)))
-            return
-          }
-          resume(Effect.succeed(value))
-        },
-        fail
-      )
-      // No canceler is returned, on purpose: an `Effect.async` with a canceler runs inside an
-      // `onInterrupt` region, and that made about 3 MB of short-lived objects per young-generation
-      // GC survive into the old generation (measured with --trace-gc-nvp: the Consumer's GC time
-      // went up ten times). An interrupted operation needs no canceler here: its reply (or its
-      // deadline) still arrives, removes it from `inflight`, and the resumption is ignored by the
-      // fiber, which has moved on.
-    })
-
-  /** one command through `client.call` */
-  const send = <A>(
-    command: string,
-    args: Array<Arg>,
-    parse: (reply: unknown) => A,
-    stream: string,
-    group?: string,
-    label: string = command
-  ): Effect.Effect<A, BackendError> =>
-    run(
-      client.isCluster && SUBCOMMAND_KEY.has(command)
-        ? () => {
-          const routed = new SubcommandKeyCommand(command, args, { replyEncoding: "utf8" })
-          client.sendCommand(routed)
-          return routed.promise
-        }
-        : () => client.call(lowerCase(command), args),
-      parse,
-      label,
-      stream,
-      group
-    )
-
-  const bulk = AddMany.make(client)
-  const coalescer = new Coalescer(client, bulk)
+  const bulk = AddMany.make(requests.client)
+  const coalescer = new Coalescer(requests.client, bulk)
 
   /** scripts found refused (once per connection): say so, once */
   const announce = Effect.suspend(() => {
@@ -378,7 +176,7 @@ export const make = (connection: Connection): Service => {
       if (options.trim !== undefined) pushTrim(prefix, options.trim)
     }
     prefix.push(options?.id ?? "*")
-    const effect = run(() => coalescer.add(prefix, fields), (r) => Replies.parseAddedId(r, stream), "XADD", stream, undefined)
+    const effect = requests.run(() => coalescer.add(prefix, fields), (r) => Replies.parseAddedId(r, stream), "XADD", stream, undefined)
     const announced = Effect.flatMap(effect, (id) => bulk.refusalPending() ? Effect.as(announce, id) : Effect.succeed(id))
     return traced(announced, "add", stream, "producer")
   }
@@ -392,7 +190,7 @@ export const make = (connection: Connection): Service => {
     }
     prefix.push("*")
     const parse = (reply: unknown): ReadonlyArray<string> => reply as ReadonlyArray<string>
-    const effect = run(() => bulk.start(stream, prefix, entries), parse, "XADD", stream, undefined)
+    const effect = requests.run(() => bulk.start(stream, prefix, entries), parse, "XADD", stream, undefined)
     return traced(Effect.ensuring(effect, announce), "addMany", stream, "producer")
   }
 
@@ -414,7 +212,7 @@ export const make = (connection: Connection): Service => {
     return Effect.forEach(entries, (e) =>
       Replies.mayHoldBinary(e.fields)
         ? Effect.map(
-          run(() => client.callBuffer("XRANGE", stream, e.id, e.id), Replies.parseBytesEntry, "XRANGE", stream, undefined),
+          requests.run(() => requests.client.callBuffer("XRANGE", stream, e.id, e.id), Replies.parseBytesEntry, "XRANGE", stream, undefined),
           (bytes) => bytes !== null && bytes.some((b) => !isUtf8(b)) ? { ...e, bytes } : e
         )
         : Effect.succeed(e))
@@ -432,7 +230,7 @@ export const make = (connection: Connection): Service => {
     const args = readGroupArgs(options)
     return traced(
       Effect.flatMap(
-        send("XREADGROUP", args, Replies.parseReadGroup, options.stream, options.group),
+        requests.send("XREADGROUP", args, Replies.parseReadGroup, options.stream, options.group),
         (entries) => withBytes(options.stream, entries)
       ),
       "readGroup",
@@ -452,16 +250,16 @@ export const make = (connection: Connection): Service => {
 
   /** MULTI XACK XDEL EXEC: its reply is parsed by `Replies.parseAckAndDelete` */
   const startAckAndDelete = (stream: string, group: string, ids: ReadonlyArray<string>) =>
-    client.multi().call("xack", ackArgs(stream, group, ids)).call("xdel", [stream, ...ids]).exec()
+    requests.client.multi().call("xack", ackArgs(stream, group, ids)).call("xdel", [stream, ...ids]).exec()
 
   const ack = (stream: string, group: string, ids: ReadonlyArray<string>) => {
     if (ids.length === 0) return Effect.succeed(0)
-    return traced(send("XACK", ackArgs(stream, group, ids), Replies.toInt, stream, group), "ack", stream, "consumer")
+    return traced(requests.send("XACK", ackArgs(stream, group, ids), Replies.toInt, stream, group), "ack", stream, "consumer")
   }
 
   const ackAndDelete = (stream: string, group: string, ids: ReadonlyArray<string>) => {
     if (ids.length === 0) return Effect.succeed(0)
-    const effect = run(
+    const effect = requests.run(
       () => startAckAndDelete(stream, group, ids),
       Replies.parseAckAndDelete,
       "MULTI XACK XDEL EXEC",
@@ -485,7 +283,7 @@ export const make = (connection: Connection): Service => {
     const start = () => {
       // and in one write: corked, the socket sends both with one writev instead of one system call
       // each (on loopback a write costs tens of microseconds: the receiver's work is done in it)
-      const socket = corkable(client)
+      const socket = corkable(requests.client)
       socket?.cork()
       let acked: Promise<unknown>
       let next: Promise<Either.Either<unknown, unknown>>
@@ -494,8 +292,8 @@ export const make = (connection: Connection): Service => {
           ? Promise.resolve(null)
           : remove
           ? startAckAndDelete(stream, group, ids)
-          : client.call("xack", ackArgs(stream, group, ids))
-        next = client.call("xreadgroup", readArgs).then(
+          : requests.client.call("xack", ackArgs(stream, group, ids))
+        next = requests.client.call("xreadgroup", readArgs).then(
           (reply) => Either.right(reply),
           (cause: unknown) => Either.left(cause)
         )
@@ -512,12 +310,12 @@ export const make = (connection: Connection): Service => {
         if (Either.isLeft(readReply)) throw readReply.left
         result = Either.right(Replies.parseReadGroup(readReply.right))
       } catch (cause) {
-        result = Either.left(Replies.toBackendError(cause, "XREADGROUP", read.stream, read.group, endpoint))
+        result = Either.left(Replies.toBackendError(cause, "XREADGROUP", read.stream, read.group, requests.endpoint))
       }
       return { acked, read: result }
     }
     return traced(
-      Effect.flatMap(run(start, parse, remove ? "MULTI XACK XDEL EXEC" : "XACK", stream, group), (r) =>
+      Effect.flatMap(requests.run(start, parse, remove ? "MULTI XACK XDEL EXEC" : "XACK", stream, group), (r) =>
         Either.isRight(r.read) && r.read.right.length > 0
           ? Effect.map(
             Effect.either(withBytes(read.stream, r.read.right)),
@@ -531,7 +329,7 @@ export const make = (connection: Connection): Service => {
   }
 
   const pendingSummary = (stream: string, group: string) =>
-    traced(send("XPENDING", [stream, group], Replies.parsePendingSummary, stream, group), "pendingSummary", stream)
+    traced(requests.send("XPENDING", [stream, group], Replies.parsePendingSummary, stream, group), "pendingSummary", stream)
 
   const pending = (options: PendingOptions) => {
     const args: Array<Arg> = [options.stream, options.group]
@@ -539,7 +337,7 @@ export const make = (connection: Connection): Service => {
     args.push(options.start ?? "-", options.end ?? "+", options.count)
     if (options.consumer !== undefined) args.push(options.consumer)
     return traced(
-      send("XPENDING", args, Replies.parsePending, options.stream, options.group),
+      requests.send("XPENDING", args, Replies.parsePending, options.stream, options.group),
       "pending",
       options.stream
     )
@@ -557,7 +355,7 @@ export const make = (connection: Connection): Service => {
     if (options.ids.length === 0) return Effect.succeed(EMPTY)
     return traced(
       Effect.flatMap(
-        send("XCLAIM", claimArgs(options), Replies.parseEntries, options.stream, options.group),
+        requests.send("XCLAIM", claimArgs(options), Replies.parseEntries, options.stream, options.group),
         (entries) => withBytes(options.stream, entries)
       ),
       "claim",
@@ -571,7 +369,7 @@ export const make = (connection: Connection): Service => {
     const args = claimArgs(options)
     args.push("JUSTID")
     return traced(
-      send("XCLAIM", args, Replies.parseIds, options.stream, options.group),
+      requests.send("XCLAIM", args, Replies.parseIds, options.stream, options.group),
       "claimJustId",
       options.stream,
       "consumer"
@@ -580,7 +378,7 @@ export const make = (connection: Connection): Service => {
 
   const autoClaim = (options: AutoClaimOptions) =>
     traced(
-      send(
+      requests.send(
         "XAUTOCLAIM",
         [
           options.stream,
@@ -602,21 +400,21 @@ export const make = (connection: Connection): Service => {
 
   const streamInfo = (stream: string) =>
     traced(
-      send("XINFO", ["STREAM", stream], Replies.parseStreamInfo, stream, undefined, "XINFO STREAM"),
+      requests.send("XINFO", ["STREAM", stream], Replies.parseStreamInfo, stream, undefined, "XINFO STREAM"),
       "streamInfo",
       stream
     )
 
   const groupsInfo = (stream: string) =>
     traced(
-      send("XINFO", ["GROUPS", stream], Replies.parseGroupsInfo, stream, undefined, "XINFO GROUPS"),
+      requests.send("XINFO", ["GROUPS", stream], Replies.parseGroupsInfo, stream, undefined, "XINFO GROUPS"),
       "groupsInfo",
       stream
     )
 
   const consumersInfo = (stream: string, group: string) =>
     traced(
-      send("XINFO", ["CONSUMERS", stream, group], Replies.parseConsumersInfo, stream, group, "XINFO CONSUMERS"),
+      requests.send("XINFO", ["CONSUMERS", stream, group], Replies.parseConsumersInfo, stream, group, "XINFO CONSUMERS"),
       "consumersInfo",
       stream
     )
@@ -630,7 +428,7 @@ export const make = (connection: Connection): Service => {
     if (options.mkStream === true) args.push("MKSTREAM")
     if (options.entriesRead !== undefined) args.push("ENTRIESREAD", options.entriesRead)
     return traced(
-      send("XGROUP", args, () => true, stream, group, "XGROUP CREATE").pipe(
+      requests.send("XGROUP", args, () => true, stream, group, "XGROUP CREATE").pipe(
         Effect.catchIf(
           (e) => e._tag === "RedisCommandError" && e.reply.startsWith("BUSYGROUP"),
           () => Effect.succeed(false)
@@ -643,14 +441,14 @@ export const make = (connection: Connection): Service => {
 
   const destroyGroup = (stream: string, group: string) =>
     traced(
-      send("XGROUP", ["DESTROY", stream, group], Replies.toBool, stream, group, "XGROUP DESTROY"),
+      requests.send("XGROUP", ["DESTROY", stream, group], Replies.toBool, stream, group, "XGROUP DESTROY"),
       "destroyGroup",
       stream
     )
 
   const createConsumer = (stream: string, group: string, consumer: string) =>
     traced(
-      send(
+      requests.send(
         "XGROUP",
         ["CREATECONSUMER", stream, group, consumer],
         Replies.toBool,
@@ -664,7 +462,7 @@ export const make = (connection: Connection): Service => {
 
   const deleteConsumer = (stream: string, group: string, consumer: string) =>
     traced(
-      send(
+      requests.send(
         "XGROUP",
         ["DELCONSUMER", stream, group, consumer],
         Replies.toInt,
@@ -684,7 +482,7 @@ export const make = (connection: Connection): Service => {
   ) => {
     const argv: Array<Arg> = [1, stream, group, consumer, options?.minIdleMs ?? 0]
     return traced(
-      send(
+      requests.send(
         "EVALSHA",
         [DELETE_CONSUMER_IF_IDLE_SHA, ...argv],
         Replies.parseDeleteConsumerIfIdle,
@@ -695,7 +493,7 @@ export const make = (connection: Connection): Service => {
         Effect.catchIf(
           (e) => e._tag === "RedisCommandError" && e.reply.startsWith("NOSCRIPT"),
           () =>
-            send(
+            requests.send(
               "EVAL",
               [DELETE_CONSUMER_IF_IDLE, ...argv],
               Replies.parseDeleteConsumerIfIdle,
@@ -718,23 +516,23 @@ export const make = (connection: Connection): Service => {
   ) => {
     const args: Array<Arg> = ["SETID", stream, group, id]
     if (options?.entriesRead !== undefined) args.push("ENTRIESREAD", options.entriesRead)
-    return traced(send("XGROUP", args, () => undefined, stream, group, "XGROUP SETID"), "setGroupId", stream)
+    return traced(requests.send("XGROUP", args, () => undefined, stream, group, "XGROUP SETID"), "setGroupId", stream)
   }
 
   const del = (stream: string, ids: ReadonlyArray<string>) => {
     if (ids.length === 0) return Effect.succeed(0)
     const args: Array<Arg> = [stream]
     for (let i = 0; i < ids.length; i++) args.push(ids[i]!)
-    return traced(send("XDEL", args, Replies.toInt, stream), "delete", stream)
+    return traced(requests.send("XDEL", args, Replies.toInt, stream), "delete", stream)
   }
 
   const trim = (stream: string, trim: Trim) => {
     const args: Array<Arg> = [stream]
     pushTrim(args, trim)
-    return traced(send("XTRIM", args, Replies.toInt, stream), "trim", stream)
+    return traced(requests.send("XTRIM", args, Replies.toInt, stream), "trim", stream)
   }
 
-  const length = (stream: string) => traced(send("XLEN", [stream], Replies.toInt, stream), "length", stream)
+  const length = (stream: string) => traced(requests.send("XLEN", [stream], Replies.toInt, stream), "length", stream)
 
   const range = (
     stream: string,
@@ -750,7 +548,7 @@ export const make = (connection: Connection): Service => {
     const reverse = options?.reverse === true
     const args: Array<Arg> = reverse ? [stream, high, low] : [stream, low, high]
     if (options?.count !== undefined) args.push("COUNT", options.count)
-    return traced(send(reverse ? "XREVRANGE" : "XRANGE", args, Replies.parseEntries, stream), "range", stream)
+    return traced(requests.send(reverse ? "XREVRANGE" : "XRANGE", args, Replies.parseEntries, stream), "range", stream)
   }
 
   const parseMoved = (reply: unknown): string | null =>
@@ -766,14 +564,14 @@ export const make = (connection: Connection): Service => {
   const moveEntry = (o: MoveEntryOptions) => {
     const argv: Array<Arg> = [2, o.from, o.to, o.id]
     for (let i = 0; i < o.fields.length; i++) argv.push(o.fields[i]!)
-    const script = send("EVALSHA", [MOVE_ENTRY_SHA, ...argv], parseMoved, o.from, undefined, MOVE_LABEL).pipe(
+    const script = requests.send("EVALSHA", [MOVE_ENTRY_SHA, ...argv], parseMoved, o.from, undefined, MOVE_LABEL).pipe(
       Effect.catchIf(
         (e) => e._tag === "RedisCommandError" && e.reply.startsWith("NOSCRIPT"),
-        () => send("EVAL", [MOVE_ENTRY, ...argv], parseMoved, o.from, undefined, MOVE_LABEL)
+        () => requests.send("EVAL", [MOVE_ENTRY, ...argv], parseMoved, o.from, undefined, MOVE_LABEL)
       )
     )
     return traced(
-      (client.isCluster
+      (requests.client.isCluster
         ? Effect.catchIf(
           script,
           (e) => e._tag === "RedisCommandError" && e.reply.startsWith("CROSSSLOT"),
@@ -785,7 +583,7 @@ export const make = (connection: Connection): Service => {
     )
   }
 
-  const scanStreams = makeScanStreams(client, run)
+  const scanStreams = makeScanStreams(requests)
 
   /** this backend, as the owner of its lanes */
   const self = {}
@@ -795,7 +593,7 @@ export const make = (connection: Connection): Service => {
    */
   const onLane = (lane: Lane | undefined): Service | undefined =>
     lane instanceof RedisLane && lane.open && lane.owner === self ? lane.backend : undefined
-  const lane: Service["lane"] = client.isCluster
+  const lane: Service["lane"] = requests.client.isCluster
     ? Effect.sync(() => new RedisLane(self, undefined))
     : Effect.gen(function*() {
       const sibling = yield* connection.sibling
