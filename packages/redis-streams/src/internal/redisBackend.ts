@@ -13,11 +13,9 @@ import { createHash } from "node:crypto"
 import type { Service as Connection } from "../RedisConnection.js"
 import type {
   AckThenReadResult,
-  AddOptions,
   AutoClaimOptions,
   BlockingReadGroupOptions,
   ClaimOptions,
-  Fields,
   Lane,
   MoveEntryOptions,
   PendingOptions,
@@ -27,12 +25,11 @@ import type {
   Trim
 } from "../StreamsBackend.js"
 import type { BackendError } from "../StreamsError.js"
-import { Coalescer } from "./redisAddCoalesce.js"
-import * as AddMany from "./redisAddMany.js"
 import * as BlockingReader from "./redisBlockingReader.js"
 import type { Client } from "./redisConnection.js"
 import { traced } from "./redisTracing.js"
 import * as Replies from "./replies.js"
+import { makeAdds, pushTrim } from "./redis/adds.js"
 import { type Arg, EMPTY, Requests } from "./redis/request.js"
 
 /** SCAN's COUNT hint and the default bound on SCAN calls of `scanStreams` */
@@ -81,11 +78,6 @@ const MOVE_LABEL = Replies.MOVE_ENTRY_LABEL
 
 const DELETE_CONSUMER_IF_IDLE_SHA = createHash("sha1").update(DELETE_CONSUMER_IF_IDLE).digest("hex")
 const MOVE_ENTRY_SHA = createHash("sha1").update(MOVE_ENTRY).digest("hex")
-
-const pushTrim = (args: Array<Arg>, trim: Trim): void => {
-  args.push(trim.strategy === "maxlen" ? "MAXLEN" : "MINID", trim.approximate === true ? "~" : "=", trim.threshold)
-  if (trim.limit !== undefined) args.push("LIMIT", trim.limit)
-}
 
 /** the socket of a standalone or Sentinel client that is ready (commands are written at once), to cork */
 const corkable = (client: Client): { cork(): void; uncork(): void } | undefined => {
@@ -156,43 +148,7 @@ const makeScanStreams = (requests: Requests): Service["scanStreams"] => {
 export const make = (connection: Connection): Service => {
   const requests = new Requests(connection)
 
-  const bulk = AddMany.make(requests.client)
-  const coalescer = new Coalescer(requests.client, bulk)
-
-  /** scripts found refused (once per connection): say so, once */
-  const announce = Effect.suspend(() => {
-    const refused = bulk.takeRefusal()
-    return refused === undefined ? Effect.void : Effect.logWarning(
-      `the server refuses scripts (${refused}); adds are sent as XADD from now on ` +
-        `(grant +eval to send adds made together as one script, about twice as fast)`
-    )
-  })
-
-  // adds made in the same tick leave together (redisAddCoalesce.ts)
-  const add = (stream: string, fields: Fields, options?: AddOptions) => {
-    const prefix: Array<Arg> = [stream]
-    if (options !== undefined) {
-      if (options.noMkStream === true) prefix.push("NOMKSTREAM")
-      if (options.trim !== undefined) pushTrim(prefix, options.trim)
-    }
-    prefix.push(options?.id ?? "*")
-    const effect = requests.run(() => coalescer.add(prefix, fields), (r) => Replies.parseAddedId(r, stream), "XADD", stream, undefined)
-    const announced = Effect.flatMap(effect, (id) => bulk.refusalPending() ? Effect.as(announce, id) : Effect.succeed(id))
-    return traced(announced, "add", stream, "producer")
-  }
-
-  const addMany = (stream: string, entries: ReadonlyArray<Fields>, options?: Omit<AddOptions, "id">) => {
-    if (entries.length === 0) return Effect.succeed(EMPTY as ReadonlyArray<string>)
-    const prefix: Array<Arg> = [stream]
-    if (options !== undefined) {
-      if (options.noMkStream === true) prefix.push("NOMKSTREAM")
-      if (options.trim !== undefined) pushTrim(prefix, options.trim)
-    }
-    prefix.push("*")
-    const parse = (reply: unknown): ReadonlyArray<string> => reply as ReadonlyArray<string>
-    const effect = requests.run(() => bulk.start(stream, prefix, entries), parse, "XADD", stream, undefined)
-    return traced(Effect.ensuring(effect, announce), "addMany", stream, "producer")
-  }
+  const { add, addMany } = makeAdds(requests)
 
   /**
    * ioredis decodes replies as UTF-8 text, replacing what is not valid UTF-8
