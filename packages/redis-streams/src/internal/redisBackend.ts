@@ -6,30 +6,24 @@
  * @internal
  */
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import type { Cluster, Redis } from "ioredis"
-import { isUtf8 } from "node:buffer"
 import { createHash } from "node:crypto"
 import type { Service as Connection } from "../RedisConnection.js"
 import type {
-  AckThenReadResult,
   AutoClaimOptions,
-  BlockingReadGroupOptions,
   ClaimOptions,
   Lane,
   MoveEntryOptions,
   PendingOptions,
-  ReadEntry,
-  ReadGroupOptions,
   Service,
   Trim
 } from "../StreamsBackend.js"
 import type { BackendError } from "../StreamsError.js"
-import * as BlockingReader from "./redisBlockingReader.js"
 import type { Client } from "./redisConnection.js"
 import { traced } from "./redisTracing.js"
 import * as Replies from "./replies.js"
 import { makeAdds, pushTrim } from "./redis/adds.js"
+import { blockingReader, makeReads, withBytes } from "./redis/reads.js"
 import { type Arg, EMPTY, Requests } from "./redis/request.js"
 
 /** SCAN's COUNT hint and the default bound on SCAN calls of `scanStreams` */
@@ -78,16 +72,6 @@ const MOVE_LABEL = Replies.MOVE_ENTRY_LABEL
 
 const DELETE_CONSUMER_IF_IDLE_SHA = createHash("sha1").update(DELETE_CONSUMER_IF_IDLE).digest("hex")
 const MOVE_ENTRY_SHA = createHash("sha1").update(MOVE_ENTRY).digest("hex")
-
-/** the socket of a standalone or Sentinel client that is ready (commands are written at once), to cork */
-const corkable = (client: Client): { cork(): void; uncork(): void } | undefined => {
-  if (client.isCluster || client.status !== "ready") return undefined
-  const socket = (client as Redis).stream as { cork?: () => void; uncork?: () => void; writable?: boolean } | undefined
-  return socket !== undefined && socket.writable === true && typeof socket.cork === "function" &&
-      typeof socket.uncork === "function"
-    ? (socket as { cork(): void; uncork(): void })
-    : undefined
-}
 
 /**
  * A lane of a Redis backend: the same backend over a sibling connection
@@ -150,139 +134,7 @@ export const make = (connection: Connection): Service => {
 
   const { add, addMany } = makeAdds(requests)
 
-  /**
-   * ioredis decodes replies as UTF-8 text, replacing what is not valid UTF-8
-   * with U+FFFD. Entries whose text holds U+FFFD are read again as bytes (one
-   * XRANGE each, only for them) and carry `bytes` when they really are not
-   * valid UTF-8, so no byte is lost on the way to the handler.
-   */
-  const withBytes = <E extends ReadEntry>(stream: string, entries: ReadonlyArray<E>): Effect.Effect<ReadonlyArray<E>, BackendError> => {
-    let suspect = false
-    for (let i = 0; i < entries.length; i++) {
-      if (Replies.mayHoldBinary(entries[i]!.fields)) {
-        suspect = true
-        break
-      }
-    }
-    if (!suspect) return Effect.succeed(entries)
-    return Effect.forEach(entries, (e) =>
-      Replies.mayHoldBinary(e.fields)
-        ? Effect.map(
-          requests.run(() => requests.client.callBuffer("XRANGE", stream, e.id, e.id), Replies.parseBytesEntry, "XRANGE", stream, undefined),
-          (bytes) => bytes !== null && bytes.some((b) => !isUtf8(b)) ? { ...e, bytes } : e
-        )
-        : Effect.succeed(e))
-  }
-
-  const readGroupArgs = (options: ReadGroupOptions): Array<Arg> => {
-    const args: Array<Arg> = ["GROUP", options.group, options.consumer]
-    if (options.count !== undefined) args.push("COUNT", options.count)
-    if (options.noAck === true) args.push("NOACK")
-    args.push("STREAMS", options.stream, options.id)
-    return args
-  }
-
-  const readGroup = (options: ReadGroupOptions) => {
-    const args = readGroupArgs(options)
-    return traced(
-      Effect.flatMap(
-        requests.send("XREADGROUP", args, Replies.parseReadGroup, options.stream, options.group),
-        (entries) => withBytes(options.stream, entries)
-      ),
-      "readGroup",
-      options.stream,
-      "consumer"
-    )
-  }
-
-  /** XACK's arguments: the stream, the group, the ids */
-  const ackArgs = (stream: string, group: string, ids: ReadonlyArray<string>): Array<Arg> => {
-    const args = new Array<Arg>(ids.length + 2)
-    args[0] = stream
-    args[1] = group
-    for (let i = 0; i < ids.length; i++) args[i + 2] = ids[i]!
-    return args
-  }
-
-  /** MULTI XACK XDEL EXEC: its reply is parsed by `Replies.parseAckAndDelete` */
-  const startAckAndDelete = (stream: string, group: string, ids: ReadonlyArray<string>) =>
-    requests.client.multi().call("xack", ackArgs(stream, group, ids)).call("xdel", [stream, ...ids]).exec()
-
-  const ack = (stream: string, group: string, ids: ReadonlyArray<string>) => {
-    if (ids.length === 0) return Effect.succeed(0)
-    return traced(requests.send("XACK", ackArgs(stream, group, ids), Replies.toInt, stream, group), "ack", stream, "consumer")
-  }
-
-  const ackAndDelete = (stream: string, group: string, ids: ReadonlyArray<string>) => {
-    if (ids.length === 0) return Effect.succeed(0)
-    const effect = requests.run(
-      () => startAckAndDelete(stream, group, ids),
-      Replies.parseAckAndDelete,
-      "MULTI XACK XDEL EXEC",
-      stream,
-      group
-    )
-    return traced(effect, "ackAndDelete", stream, "consumer")
-  }
-
-  const ackThenRead = (
-    stream: string,
-    group: string,
-    ids: ReadonlyArray<string>,
-    read: ReadGroupOptions,
-    options?: { readonly delete?: boolean | undefined }
-  ) => {
-    const readArgs = readGroupArgs(read)
-    const remove = options?.delete === true
-    // both commands are written in the same tick, so they share a round trip; each keeps its own
-    // reply (a failed read does not fail the acknowledgement)
-    const start = () => {
-      // and in one write: corked, the socket sends both with one writev instead of one system call
-      // each (on loopback a write costs tens of microseconds: the receiver's work is done in it)
-      const socket = corkable(requests.client)
-      socket?.cork()
-      let acked: Promise<unknown>
-      let next: Promise<Either.Either<unknown, unknown>>
-      try {
-        acked = ids.length === 0
-          ? Promise.resolve(null)
-          : remove
-          ? startAckAndDelete(stream, group, ids)
-          : requests.client.call("xack", ackArgs(stream, group, ids))
-        next = requests.client.call("xreadgroup", readArgs).then(
-          (reply) => Either.right(reply),
-          (cause: unknown) => Either.left(cause)
-        )
-      } finally {
-        socket?.uncork()
-      }
-      return Promise.all([acked, next])
-    }
-    const parse = (reply: unknown): AckThenReadResult => {
-      const [ackReply, readReply] = reply as [unknown, Either.Either<unknown, unknown>]
-      const acked = ids.length === 0 ? 0 : remove ? Replies.parseAckAndDelete(ackReply) : Replies.toInt(ackReply)
-      let result: Either.Either<ReadonlyArray<ReadEntry>, BackendError>
-      try {
-        if (Either.isLeft(readReply)) throw readReply.left
-        result = Either.right(Replies.parseReadGroup(readReply.right))
-      } catch (cause) {
-        result = Either.left(Replies.toBackendError(cause, "XREADGROUP", read.stream, read.group, requests.endpoint))
-      }
-      return { acked, read: result }
-    }
-    return traced(
-      Effect.flatMap(requests.run(start, parse, remove ? "MULTI XACK XDEL EXEC" : "XACK", stream, group), (r) =>
-        Either.isRight(r.read) && r.read.right.length > 0
-          ? Effect.map(
-            Effect.either(withBytes(read.stream, r.read.right)),
-            (entries): AckThenReadResult => ({ acked: r.acked, read: entries })
-          )
-          : Effect.succeed(r)),
-      "ackThenRead",
-      stream,
-      "consumer"
-    )
-  }
+  const { ack, ackAndDelete, ackThenRead, readGroup } = makeReads(requests)
 
   const pendingSummary = (stream: string, group: string) =>
     traced(requests.send("XPENDING", [stream, group], Replies.parsePendingSummary, stream, group), "pendingSummary", stream)
@@ -312,7 +164,7 @@ export const make = (connection: Connection): Service => {
     return traced(
       Effect.flatMap(
         requests.send("XCLAIM", claimArgs(options), Replies.parseEntries, options.stream, options.group),
-        (entries) => withBytes(options.stream, entries)
+        (entries) => withBytes(requests, options.stream, entries)
       ),
       "claim",
       options.stream,
@@ -348,7 +200,7 @@ export const make = (connection: Connection): Service => {
         Replies.parseAutoClaim,
         options.stream,
         options.group
-      ).pipe(Effect.flatMap((r) => Effect.map(withBytes(options.stream, r.entries), (entries) => ({ ...r, entries })))),
+      ).pipe(Effect.flatMap((r) => Effect.map(withBytes(requests, options.stream, r.entries), (entries) => ({ ...r, entries })))),
       "autoClaim",
       options.stream,
       "consumer"
@@ -571,10 +423,7 @@ export const make = (connection: Connection): Service => {
     addMany,
     readGroup: (options) => (onLane(options.lane)?.readGroup ?? readGroup)(options),
     lane,
-    blockingReader: Effect.map(BlockingReader.make(connection), (reader) => ({
-      readGroup: (options: BlockingReadGroupOptions) =>
-        Effect.flatMap(reader.readGroup(options), (entries) => withBytes(options.stream, entries))
-    })),
+    blockingReader: blockingReader(requests),
     ack: (stream, group, ids, options) => (onLane(options?.lane)?.ack ?? ack)(stream, group, ids),
     ackAndDelete: (stream, group, ids, options) =>
       (onLane(options?.lane)?.ackAndDelete ?? ackAndDelete)(stream, group, ids),
