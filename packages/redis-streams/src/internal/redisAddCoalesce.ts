@@ -52,7 +52,8 @@ export class Coalescer {
   /** the connection's first script is in flight: later groups wait for its answer (it may be refused and sent again) */
   private probing = false
 
-  constructor(private readonly client: Client, private readonly bulk: AddMany) {}
+  /** `client`: the connection's current client (it is replaced when the connection is rebuilt) */
+  constructor(private readonly client: () => Client, private readonly bulk: AddMany) {}
 
   /** add one entry: resolves with XADD's reply (an id, or null for NOMKSTREAM), rejects with its error */
   add(prefix: ReadonlyArray<Arg>, fields: Fields): Promise<unknown> {
@@ -88,8 +89,9 @@ export class Coalescer {
     const { entries, prefix, resolves, rejects } = group
     if (entries.length === 1 || !group.scriptable || this.bulk.scriptsRefused()) {
       // ioredis flattens one level of nested arguments
-      const xadd = this.client.call as unknown as (command: string, ...args: Array<ReadonlyArray<Arg>>) => Promise<unknown>
-      for (let i = 0; i < entries.length; i++) xadd.call(this.client, "xadd", prefix, entries[i]!).then(resolves[i], rejects[i])
+      const client = this.client()
+      const xadd = client.call as unknown as (command: string, ...args: Array<ReadonlyArray<Arg>>) => Promise<unknown>
+      for (let i = 0; i < entries.length; i++) xadd.call(client, "xadd", prefix, entries[i]!).then(resolves[i], rejects[i])
       return
     }
     const probe = this.bulk.scriptsUnknown()

@@ -196,17 +196,17 @@ const sendScript = (
 }
 
 /** @internal */
-export const make = (client: Client): AddMany => {
+export const make = (client: () => Client): AddMany => {
   /** whether the server runs the script: unknown until a first chunk's reply says */
   let scripts: "unknown" | "yes" | "refused" = "unknown"
   let refused: string | undefined
   let announced = false
 
   const pipeline = (prefix: ReadonlyArray<Arg>, entries: ReadonlyArray<Fields>, from: number, to: number) =>
-    sendPipeline(client, prefix, entries, from, to)
+    sendPipeline(client(), prefix, entries, from, to)
 
   const script = (prefix: ReadonlyArray<Arg>, entries: ReadonlyArray<Fields>, from: number, to: number) =>
-    sendScript(client, prefix, entries, from, to).then(
+    sendScript(client(), prefix, entries, from, to).then(
       (out) => {
         scripts = "yes"
         return out

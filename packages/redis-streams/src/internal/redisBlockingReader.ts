@@ -192,7 +192,7 @@ const read = (
     }, limit)
     let pending: Promise<unknown>
     try {
-      pending = d.client.call("xreadgroup", args) // lower case: see `lowerCase` in redisBackend.ts
+      pending = d.client.call("xreadgroup", args) // lower case: see `lowerCase` in redis/request.ts
     } catch (err) {
       settled = true
       clearTimeout(timer)

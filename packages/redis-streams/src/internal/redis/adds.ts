@@ -21,11 +21,13 @@ export const pushTrim = (args: Array<Arg>, trim: Trim): void => {
 
 /**
  * `add` and `addMany` through `requests`; the coalescer and the bulk sender
- * are made over the client `requests` holds now, and keep it
+ * send on the client `requests` holds at the time (a rebuilt connection's new
+ * client); whether scripts are refused, once found, holds for the new client too
  */
 export const makeAdds = (requests: Requests) => {
-  const bulk = AddMany.make(requests.client)
-  const coalescer = new Coalescer(requests.client, bulk)
+  const current = () => requests.client
+  const bulk = AddMany.make(current)
+  const coalescer = new Coalescer(current, bulk)
 
   /** scripts found refused (once per connection): say so, once */
   const announce = Effect.suspend(() => {

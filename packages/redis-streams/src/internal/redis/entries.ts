@@ -38,7 +38,6 @@ const MOVE_ENTRY_SHA = createHash("sha1").update(MOVE_ENTRY).digest("hex")
 
 /** `Service.scanStreams`: SCAN MATCH pattern TYPE stream on each master, bounded */
 const makeScanStreams = (requests: Requests): Service["scanStreams"] => {
-  const client = requests.client
   const scanNode = (
     node: Redis | Client,
     pattern: string,
@@ -70,6 +69,8 @@ const makeScanStreams = (requests: Requests): Service["scanStreams"] => {
     Effect.suspend(() => {
       const found = new Set<string>()
       const budget = { rounds: Math.max(1, options.maxRounds ?? SCAN_MAX_ROUNDS), limit: Math.max(1, options.limit) }
+      // the current client (a rebuilt connection's new one)
+      const client = requests.client
       const nodes: ReadonlyArray<Redis | Client> = client.isCluster ? (client as Cluster).nodes("master") : [client]
       return Effect.map(
         Effect.forEach(nodes, (node) => scanNode(node, pattern, found, budget)),
