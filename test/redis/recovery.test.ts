@@ -97,13 +97,17 @@ describe("RedisConnection: ended connections", () => {
       assert.isTrue(yield* waitUntil(() => connection.client !== first && connection.client.status === "ready", 5000))
       const rebuiltMs = Date.now() - endedAt
       yield* backend.add(stream, ["n", "3"])
+      // adds made together, bulk adds and SCAN go to the new connection too
+      yield* Effect.all([backend.add(stream, ["n", "4"]), backend.add(stream, ["n", "5"])], { concurrency: "unbounded" })
+      yield* backend.addMany(stream, [["n", "6"], ["n", "7"]])
+      assert.deepStrictEqual((yield* backend.scanStreams(stream, { limit: 10 })).streams, [stream])
       const [info] = yield* connection.connections
       assert.strictEqual(info?.role, "main")
       assert.strictEqual(info?.replacements, 1)
       assert.strictEqual(info?.status, "ready")
       assert.isDefined(info?.replacedAt)
       const entries = yield* backend.range(stream)
-      assert.deepStrictEqual(entries.map((e) => e.fields[1]), ["1", "3"])
+      assert.deepStrictEqual(entries.map((e) => e.fields[1]), ["1", "3", "4", "5", "6", "7"])
       process.stdout.write(`recovery (standalone): main connection rebuilt ${rebuiltMs} ms after it ended\n`)
     }))
 
