@@ -6,20 +6,12 @@
  * to their count before (no leak from the replacement).
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Exit, Fiber, Layer, Option, Scope } from "effect"
-import { Consumer, Producer, RedisBackend, RedisConnection, StreamsBackend } from "effect-redis-streams"
+import { Effect, Exit, Option, Scope } from "effect"
 import type { Cluster } from "ioredis"
-import { testLogLevel } from "../src/Harness.js"
+import { settlesAt, startConsumerRecovery } from "../src/consumerRecovery.js"
 import { nodeClient, quitClient, startRedisCluster, topologyUnavailable } from "../src/RedisCluster.js"
 
 const unavailable = topologyUnavailable()
-
-const waitUntil = (condition: () => boolean, timeoutMs: number) =>
-  Effect.gen(function*() {
-    const start = Date.now()
-    while (!condition() && Date.now() - start < timeoutMs) yield* Effect.sleep("20 millis")
-    return condition()
-  })
 
 /** clients named `name` on each of `ports` (CLIENT LIST), summed; a node that does not answer counts -1000 */
 const namedClients = (ports: ReadonlyArray<number>, name: string) =>
@@ -39,17 +31,6 @@ const namedClients = (ports: ReadonlyArray<number>, name: string) =>
     return total
   })
 
-const settlesAt = (count: Effect.Effect<number>, expected: number, timeoutMs = 5000) =>
-  Effect.gen(function*() {
-    const start = Date.now()
-    let n = yield* count
-    while (n !== expected && Date.now() - start < timeoutMs) {
-      yield* Effect.sleep("50 millis")
-      n = yield* count
-    }
-    return n
-  })
-
 describe("Redis Cluster: an ended connection is rebuilt", () => {
   if (unavailable !== undefined) {
     it.skip(`Cluster recovery ${unavailable}`, () => {})
@@ -62,42 +43,13 @@ describe("Redis Cluster: an ended connection is rebuilt", () => {
       Effect.gen(function*() {
         const cluster = yield* startRedisCluster()
         const stream = cluster.keyOnShard(0, "jobs")
-        const total = 3000
-        const scope = yield* Scope.make()
-        const context = yield* Layer.buildWithScope(
-          Layer.merge(
-            RedisBackend.layerRedis({
-              cluster: { nodes: cluster.startupNodes },
-              connectionName: "worker",
-              commandTimeout: "2 seconds"
-            }),
-            testLogLevel
-          ),
-          scope
-        )
-        const connection = Context.get(context, RedisConnection.RedisConnection)
-        const backend = Context.get(context, StreamsBackend.StreamsBackend)
-        const processed = new Map<number, number>()
-        const consumer = yield* Consumer.make({
-          stream,
-          group: "g",
-          consumer: "c1",
-          batchSize: 20,
-          maxWait: "10 millis",
-          blockTime: "300 millis",
-          reclaim: { idle: "2 seconds", interval: "500 millis" }
-        }).pipe(Effect.provide(context), Scope.extend(scope))
-        const fiber = yield* consumer.process((m) =>
-          Effect.sync(() => {
-            const n = Number(m.fields["n"])
-            processed.set(n, (processed.get(n) ?? 0) + 1)
-          }).pipe(Effect.zipRight(Effect.sleep("1 millis")))
-        ).pipe(Effect.forkIn(scope))
-        const producer = yield* Producer.make({ stream }).pipe(Effect.provide(context))
-        yield* Effect.forEach(Array.from({ length: total / 100 }, (_, b) => b), (b) =>
-          producer.addAll(Array.from({ length: 100 }, (_, k) => ({ n: String(b * 100 + k) }))), { discard: true })
+        const { connection, consuming, finish, processed, scope, total } = yield* startConsumerRecovery({
+          cluster: { nodes: cluster.startupNodes },
+          connectionName: "worker",
+          commandTimeout: "2 seconds"
+        }, stream)
 
-        assert.isTrue(yield* waitUntil(() => processed.size >= 300, 20_000), "consuming")
+        assert.isTrue(consuming, "consuming")
         const baseline = yield* namedClients(cluster.ports, "worker")
         // a node that does not hold the stream (its data would be gone: no persistence) restarts, and the
         // Cluster client is ended meanwhile
@@ -107,15 +59,7 @@ describe("Redis Cluster: an ended connection is rebuilt", () => {
         const endedAt = Date.now()
         ;(main.client as Cluster).disconnect()
         yield* Effect.promise(() => other.start())
-        const done = yield* waitUntil(() => processed.size === total, 30_000)
-        // successes are acknowledged together, within the worker's ackDelay: wait for the last ones
-        let pending = yield* backend.pendingSummary(stream, "g")
-        for (let waited = 0; waited < 2000 && pending.count > 0; waited += 50) {
-          yield* Effect.sleep("50 millis")
-          pending = yield* backend.pendingSummary(stream, "g")
-        }
-        const after = yield* connection.connections
-        const exit = yield* Fiber.poll(fiber)
+        const { after, done, exit, pending } = yield* finish
         process.stdout.write(
           `cluster recovery: ${processed.size} of ${total} processed ${Date.now() - endedAt} ms after the client ` +
             `ended; connections: ${after.map((c) => `${c.role} ${c.status} replaced ${c.replacements}x`).join(", ")}\n`

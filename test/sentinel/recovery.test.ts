@@ -12,20 +12,13 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Exit, Fiber, Layer, Option, Scope } from "effect"
-import { Consumer, Producer, RedisBackend, RedisConnection, StreamsBackend } from "effect-redis-streams"
+import { Producer, RedisBackend, RedisConnection } from "effect-redis-streams"
 import type { Redis } from "ioredis"
-import { testLogLevel } from "../src/Harness.js"
+import { settlesAt, startConsumerRecovery, waitUntil } from "../src/consumerRecovery.js"
 import { nodeClient, quitClient, topologyUnavailable } from "../src/RedisCluster.js"
 import { type RedisSentinelProcess, startRedisSentinel } from "../src/RedisSentinel.js"
 
 const unavailable = topologyUnavailable()
-
-const waitUntil = (condition: () => boolean, timeoutMs: number) =>
-  Effect.gen(function*() {
-    const start = Date.now()
-    while (!condition() && Date.now() - start < timeoutMs) yield* Effect.sleep("20 millis")
-    return condition()
-  })
 
 /** how many clients on `port` carry a name starting with `prefix` (CLIENT LIST) */
 const namedClients = (port: number, prefix: string) =>
@@ -38,18 +31,6 @@ const namedClients = (port: number, prefix: string) =>
       }),
     (c) => Effect.promise(() => quitClient(c))
   )
-
-/** wait until `count` settles at `expected` (connections close asynchronously) */
-const settlesAt = (count: Effect.Effect<number>, expected: number, timeoutMs = 5000) =>
-  Effect.gen(function*() {
-    const start = Date.now()
-    let n = yield* count
-    while (n !== expected && Date.now() - start < timeoutMs) {
-      yield* Effect.sleep("50 millis")
-      n = yield* count
-    }
-    return n
-  })
 
 /**
  * Put a client in the state the failover detector's race leaves it in:
@@ -195,43 +176,14 @@ describe("Redis Sentinel: ended connections are rebuilt", () => {
         const topology = yield* startRedisSentinel()
         const master = yield* Effect.promise(() => topology.masterPort())
         const stream = "jobs"
-        const total = 3000
-        const scope = yield* Scope.make()
-        const context = yield* Layer.buildWithScope(
-          Layer.merge(
-            RedisBackend.layerRedis({
-              sentinels: topology.sentinels,
-              name: topology.name,
-              connectionName: "worker",
-              commandTimeout: "2 seconds"
-            }),
-            testLogLevel
-          ),
-          scope
-        )
-        const connection = Context.get(context, RedisConnection.RedisConnection)
-        const backend = Context.get(context, StreamsBackend.StreamsBackend)
-        const processed = new Map<number, number>()
-        const consumer = yield* Consumer.make({
-          stream,
-          group: "g",
-          consumer: "c1",
-          batchSize: 20,
-          maxWait: "10 millis",
-          blockTime: "300 millis",
-          reclaim: { idle: "2 seconds", interval: "500 millis" }
-        }).pipe(Effect.provide(context), Scope.extend(scope))
-        const fiber = yield* consumer.process((m) =>
-          Effect.sync(() => {
-            const n = Number(m.fields["n"])
-            processed.set(n, (processed.get(n) ?? 0) + 1)
-          }).pipe(Effect.zipRight(Effect.sleep("1 millis")))
-        ).pipe(Effect.forkIn(scope))
-        const producer = yield* Producer.make({ stream }).pipe(Effect.provide(context))
-        yield* Effect.forEach(Array.from({ length: total / 100 }, (_, b) => b), (b) =>
-          producer.addAll(Array.from({ length: 100 }, (_, k) => ({ n: String(b * 100 + k) }))), { discard: true })
+        const { connection, consuming, finish, processed, scope, total } = yield* startConsumerRecovery({
+          sentinels: topology.sentinels,
+          name: topology.name,
+          connectionName: "worker",
+          commandTimeout: "2 seconds"
+        }, stream)
 
-        assert.isTrue(yield* waitUntil(() => processed.size >= 300, 20_000), "consuming")
+        assert.isTrue(consuming, "consuming")
         const before = yield* connection.connections
         const roles = before.map((c) => c.role).sort()
         assert.deepStrictEqual(roles, ["blocking reader 1", "lane 1", "main"])
@@ -241,15 +193,7 @@ describe("Redis Sentinel: ended connections are rebuilt", () => {
           if (c.role === "main" || c.role.startsWith("lane")) forceEnd(c.client as Redis)
         }
         const endedAt = Date.now()
-        const done = yield* waitUntil(() => processed.size === total, 30_000)
-        // successes are acknowledged together, within the worker's ackDelay: wait for the last ones
-        let pending = yield* backend.pendingSummary(stream, "g")
-        for (let waited = 0; waited < 2000 && pending.count > 0; waited += 50) {
-          yield* Effect.sleep("50 millis")
-          pending = yield* backend.pendingSummary(stream, "g")
-        }
-        const after = yield* connection.connections
-        const exit = yield* Fiber.poll(fiber)
+        const { after, done, exit, pending } = yield* finish
         process.stdout.write(
           `sentinel recovery (consumer): ${processed.size} of ${total} processed ` +
             `${Date.now() - endedAt} ms after main and lane ended; connections: ` +

@@ -7,26 +7,7 @@
 import * as Effect from "effect/Effect"
 import type { GroupInfo, Service, StreamInfo } from "../StreamsBackend.js"
 import type { BackendError } from "../StreamsError.js"
-
-/** parse `"ms-seq"` (or `"ms"`) into two bigints */
-const parseId = (id: string): readonly [bigint, bigint] => {
-  const dash = id.indexOf("-")
-  try {
-    if (dash === -1) return [BigInt(id), 0n]
-    return [BigInt(id.slice(0, dash)), BigInt(id.slice(dash + 1))]
-  } catch {
-    return [0n, 0n]
-  }
-}
-
-/** compare two stream ids: negative, 0 or positive */
-export const compareIds = (a: string, b: string): number => {
-  const [am, as] = parseId(a)
-  const [bm, bs] = parseId(b)
-  if (am !== bm) return am < bm ? -1 : 1
-  if (as !== bs) return as < bs ? -1 : 1
-  return 0
-}
+import * as StreamId from "./streamId.js"
 
 const MAX_SEQ = (1n << 64n) - 1n
 
@@ -35,12 +16,12 @@ const MAX_SEQ = (1n << 64n) - 1n
  * one, understood by every server and backend).
  */
 export const nextId = (id: string): string => {
-  const [ms, seq] = parseId(id)
+  const { ms, seq } = StreamId.parts(id)
   return seq >= MAX_SEQ ? `${ms + 1n}-0` : `${ms}-${seq + 1n}`
 }
 
 /** the millisecond part of a stream id, as a number (0 when unparsable) */
-export const idTimeMs = (id: string): number => Number(parseId(id)[0])
+export const idTimeMs = (id: string): number => Number(StreamId.parts(id).ms)
 
 /**
  * The backlog of a group: how many entries are after its last-delivered id.
@@ -86,11 +67,11 @@ export const backlogFromStreamInfo = (
   scanLimit: number
 ): Effect.Effect<Backlog, BackendError> => {
   if (info.length === 0) return Effect.succeed({ count: 0, exact: true, source: "empty" })
-  if (compareIds(lastDeliveredId, info.lastGeneratedId) >= 0) {
+  if (StreamId.compareLenient(lastDeliveredId, info.lastGeneratedId) >= 0) {
     return Effect.succeed({ count: 0, exact: true, source: "caught-up" })
   }
   const first = info.firstEntry?.id
-  if (first !== undefined && compareIds(lastDeliveredId, first) < 0) {
+  if (first !== undefined && StreamId.compareLenient(lastDeliveredId, first) < 0) {
     // every entry still in the stream is after the last-delivered id
     return Effect.succeed({ count: info.length, exact: true, source: "whole-stream" })
   }

@@ -1,7 +1,10 @@
 /**
- * Stream ids (`<ms>-<seq>`, a bare `<ms>` meaning `<ms>-0`) compared as the
- * numbers they are, without allocating substrings (the Consumer compares one
- * per read).
+ * Stream ids (`<ms>-<seq>`) compared as the numbers they are: as text,
+ * without allocating substrings (`compare`: the Consumer compares one per
+ * read; canonical ids, a bare `<ms>` sorting just before `<ms>-0`), or as
+ * their two parts (`compareParts`: the in-memory engine's parsed ids;
+ * `compareLenient`: ids read as `BigInt` reads them, a bare `<ms>` equal to
+ * `<ms>-0`, for the Scaler and the Monitor).
  *
  * @internal
  */
@@ -29,3 +32,41 @@ export const compare = (a: string, b: string): number => {
 
 /** the larger of two stream ids */
 export const max = (a: string, b: string): string => compare(a, b) >= 0 ? a : b
+
+/**
+ * The two parts of an id, unsigned 64-bit integers, each a `number` or a
+ * `bigint`. Equal parts must come in the same representation (equality is
+ * `===`): the in-memory engine keeps a part as a number up to
+ * `Number.MAX_SAFE_INTEGER` and as a bigint above, `parts` gives bigints.
+ */
+export interface Parts {
+  readonly ms: number | bigint
+  readonly seq: number | bigint
+}
+
+/** -1 when `a` is before `b`, 0 when equal, 1 when after */
+export const compareParts = (a: Parts, b: Parts): number => {
+  if (a.ms !== b.ms) return a.ms < b.ms ? -1 : 1
+  if (a.seq !== b.seq) return a.seq < b.seq ? -1 : 1
+  return 0
+}
+
+/**
+ * The parts of `"<ms>-<seq>"` (or `"<ms>"`, sequence 0) as bigints, read as
+ * `BigInt` reads each part; 0-0 when either part does not read.
+ */
+export const parts = (id: string): { readonly ms: bigint; readonly seq: bigint } => {
+  const dash = id.indexOf("-")
+  try {
+    if (dash === -1) return { ms: BigInt(id), seq: 0n }
+    return { ms: BigInt(id.slice(0, dash)), seq: BigInt(id.slice(dash + 1)) }
+  } catch {
+    return { ms: 0n, seq: 0n }
+  }
+}
+
+/**
+ * `compareParts` of the `parts` of two ids: unlike `compare`, `"<ms>"` equals
+ * `"<ms>-0"`, and an id that does not read counts as 0-0.
+ */
+export const compareLenient = (a: string, b: string): number => compareParts(parts(a), parts(b))

@@ -11,6 +11,7 @@
  *
  * @internal
  */
+import { compareParts } from "../streamId.js"
 import { ReplyError } from "./errors.js"
 
 /** an unsigned 64-bit integer: a number up to 2^53 - 1, a bigint above */
@@ -34,11 +35,8 @@ export const norm = (b: bigint): U64 => b <= MAX_SAFE_BIG ? Number(b) : b
 export const ZERO: Id = { ms: 0, seq: 0 }
 export const MAX: Id = { ms: U64_MAX, seq: U64_MAX }
 
-export const compare = (a: Id, b: Id): number => {
-  if (a.ms !== b.ms) return a.ms < b.ms ? -1 : 1
-  if (a.seq !== b.seq) return a.seq < b.seq ? -1 : 1
-  return 0
-}
+/** streamCompareID: -1, 0 or 1 (the comparison of `streamId.ts`; parts are normalized, so it is exact) */
+export const compare: (a: Id, b: Id) => number = compareParts
 
 export const isZero = (a: Id): boolean => a.ms === 0 && a.seq === 0
 export const isMax = (a: Id): boolean => a.ms === U64_MAX && a.seq === U64_MAX
