@@ -6,7 +6,9 @@
  * the handler. The library (`Producer.add`, two `Consumer.process`) against raw ioredis (XADD, two
  * clients each in a loop of XREADGROUP BLOCK + XACK), in the same round. Each message carries the
  * time of its add call (producer and consumers share one process, so one clock). Both producers are
- * driven the same way: every millisecond (a timer), the messages the rate calls for so far.
+ * driven the same way: every millisecond (a timer), the messages the rate calls for so far. The p99
+ * of the first leg (add call to the time in the entry's id, 1 ms resolution) says which side of
+ * Redis the tail is on.
  *
  * "blocking": what a bulk add costs the server's other clients: a probe (a process of its own:
  * probe.ts) sends PING after PING on its own connection while 100 B entries are added, and reports
@@ -30,6 +32,18 @@ export interface Percentiles {
   readonly p99: number
   readonly max: number
 }
+
+/** the latency work's figures: add to handler start, and the p99 of its first leg (add call to the entry's id time) */
+export interface Latencies extends Percentiles {
+  /**
+   * p99 of (the entry id's time − the add call's wall-clock time), ms: how long the add took to reach
+   * Redis; the rest of the latency is the consumers' side. 1 ms resolution (an id holds whole ms).
+   */
+  readonly toRedisP99: number
+}
+
+/** the add call's leg, ms: from the add (`performance.now()` then) to the time in the entry's id */
+const toRedis = (id: string, addedAt: number): number => Number(id.slice(0, id.indexOf("-"))) - (performance.timeOrigin + addedAt)
 
 export const percentiles = (xs: ReadonlyArray<number>): Percentiles => {
   const s = Float64Array.from(xs).sort()
@@ -55,6 +69,7 @@ export const libLatency = (stream: string, n: number, rate: number) =>
     yield* backend.createGroup(stream, "g", { id: "$", mkStream: true })
     const producer = yield* Producer.make({ stream })
     const latencies: Array<number> = []
+    const legs: Array<number> = []
     const all = yield* Deferred.make<void>()
     const fibers = yield* Effect.forEach([0, 1], (k) =>
       Effect.flatMap(
@@ -62,7 +77,9 @@ export const libLatency = (stream: string, n: number, rate: number) =>
         (consumer) =>
           Effect.fork(consumer.process((m) =>
             Effect.suspend(() => {
-              latencies.push(now() - Number(m.fields["t"]))
+              const t = Number(m.fields["t"])
+              latencies.push(now() - t)
+              legs.push(toRedis(m.id, t))
               return latencies.length === n ? Deferred.succeed(all, undefined) : Effect.void
             })
           ))
@@ -80,16 +97,17 @@ export const libLatency = (stream: string, n: number, rate: number) =>
     yield* Deferred.await(all)
     yield* Fiber.interruptAll(fibers)
     if (failed > 0) throw new Error(`latency: ${failed} adds failed`)
-    return percentiles(latencies)
+    return { ...percentiles(latencies), toRedisP99: percentiles(legs).p99 } satisfies Latencies
   }))
 
 /** raw ioredis: XADD at `rate`, two clients in a loop of XREADGROUP BLOCK + XACK */
-export const rawLatency = async (url: string, stream: string, n: number, rate: number): Promise<Percentiles> => {
+export const rawLatency = async (url: string, stream: string, n: number, rate: number): Promise<Latencies> => {
   const producer = new Redis(url)
   const consumers = [new Redis(url), new Redis(url)]
   await producer.xgroup("CREATE", stream, "g", "$", "MKSTREAM")
   await Promise.all(consumers.map((c) => c.ping()))
   const latencies: Array<number> = []
+  const legs: Array<number> = []
   let stop = false
   const loops = consumers.map(async (c, k) => {
     while (!stop) {
@@ -98,7 +116,11 @@ export const rawLatency = async (url: string, stream: string, n: number, rate: n
         | null
       const entries = reply?.[0]?.[1] ?? []
       if (entries.length === 0) continue
-      for (const [, fields] of entries) latencies.push(now() - Number(fields[3]))
+      for (const [id, fields] of entries) {
+        const t = Number(fields[3])
+        latencies.push(now() - t)
+        legs.push(toRedis(id, t))
+      }
       if (latencies.length >= n) stop = true
       await c.xack(stream, "g", ...entries.map((e) => e[0]))
     }
@@ -109,7 +131,7 @@ export const rawLatency = async (url: string, stream: string, n: number, rate: n
   })
   await Promise.all(loops)
   await Promise.all([producer, ...consumers].map((c) => c.quit()))
-  return percentiles(latencies)
+  return { ...percentiles(latencies), toRedisP99: percentiles(legs).p99 }
 }
 
 /** a probe process pinging `url` until `stop` is called; its round trips' percentiles in ms */

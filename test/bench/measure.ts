@@ -174,7 +174,7 @@ const once = (side: string): Effect.Effect<Record<string, number>, unknown, Stre
         ? yield* libLatency(stream, LATENCY_N, LATENCY_RATE)
         : yield* Effect.promise(() => rawLatency(url, stream, LATENCY_N, LATENCY_RATE))
       yield* Effect.promise(() => redis.del(stream))
-      return { [`${side}P50`]: p.p50, [`${side}P99`]: p.p99, [`${side}Max`]: p.max }
+      return { [`${side}P50`]: p.p50, [`${side}P99`]: p.p99, [`${side}Max`]: p.max, [`${side}ToRedisP99`]: p.toRedisP99 }
     }
     if (work === "blocking") {
       const stream = `${base}-${n}`
