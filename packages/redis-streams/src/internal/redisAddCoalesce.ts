@@ -96,7 +96,7 @@ export class Coalescer {
     }
     const probe = this.bulk.scriptsUnknown()
     if (probe) this.probing = true
-    this.bulk.chunk(prefix, entries, 0, entries.length).then(
+    const sent = this.bulk.chunk(prefix, entries, 0, entries.length).then(
       (replies) => {
         for (let i = 0; i < replies.length; i++) {
           const reply = replies[i]
@@ -107,8 +107,9 @@ export class Coalescer {
       (cause: unknown) => {
         for (let i = 0; i < rejects.length; i++) rejects[i]!(cause)
       }
-    ).finally(() => {
-      if (!probe) return
+    )
+    if (!probe) return
+    void sent.finally(() => {
       this.probing = false
       if (this.groups.length > 0) this.schedule()
     })

@@ -77,20 +77,16 @@ const readStep = <A>(run: Run<A>, c: Collecting<A>, now: number): Collected<A> =
   const remaining = c.limit - c.out.length
   const left = c.deadline - now
   if (left >= 1) {
-    return Effect.flatMap(readNew(run, remaining, Math.min(Math.ceil(left), o.blockMs)), (entries) => {
-      run.drained = entries.length < remaining
-      return pushThenStep(run, run.remember(entries), c)
-    })
+    return Effect.flatMap(readNew(run, remaining, Math.min(Math.ceil(left), o.blockMs)), (entries) =>
+      pushThenStep(run, run.readReturned(entries, remaining), c))
   }
   if (!c.finalReadDone) {
     c.finalReadDone = true
     // eager (the worker) on a drained stream: straight to the blocking read, which returns as soon
     // as there is something (one round trip where a read that finds nothing, then a blocking one, take two)
     if (!(c.eager && run.drained && c.out.length === 0 && !o.emitEmpty)) {
-      return Effect.flatMap(readNew(run, remaining, undefined), (entries) => {
-        run.drained = entries.length < remaining
-        return pushThenStep(run, run.remember(entries), c)
-      })
+      return Effect.flatMap(readNew(run, remaining, undefined), (entries) =>
+        pushThenStep(run, run.readReturned(entries, remaining), c))
     }
   }
   if (c.out.length > 0 || o.emitEmpty) return Effect.succeed(c.out)
@@ -102,10 +98,10 @@ const awaitFirst = <A>(run: Run<A>, c: Collecting<A>): Collected<A> => {
   const { env } = run
   const o = env.o
   const count = c.limit - c.out.length
-  return Effect.flatMap(readNew(run, count, o.blockMs), (first) => {
-    run.drained = first.length < count
+  return Effect.flatMap(readNew(run, count, o.blockMs), (read) => {
+    const first = run.readReturned(read, count)
     if (first.length > 0) {
-      const pending = pushFresh(env, run.remember(first), c.out)
+      const pending = pushFresh(env, first, c.out)
       const restart = Effect.suspend(() => {
         c.deadline = run.now() + o.maxWaitMs
         // eager: what one read returned is the batch (handlers are waiting for it)

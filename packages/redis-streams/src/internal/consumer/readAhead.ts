@@ -44,8 +44,7 @@ export const ackThenRead = <A>(run: Run<A>, ids: ReadonlyArray<string>, count: n
           run.readFailed(r.read.left)
           return Effect.succeed(r.acked)
         }
-        const entries = run.remember(r.read.right)
-        run.drained = entries.length < count
+        const entries = run.readReturned(r.read.right, count)
         if (entries.length === 0) return Effect.succeed(r.acked)
         if (!run.open) return Effect.as(release(run, entries.map((e) => e.id), 0), r.acked)
         run.readAhead = entries

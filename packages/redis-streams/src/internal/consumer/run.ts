@@ -67,6 +67,12 @@ export class Run<A> implements BatchOwner {
     return entries
   }
 
+  /** a ">" read asked for `asked` entries and returned these: remember them, and whether the stream was drained */
+  readReturned<E extends ReadEntry>(entries: ReadonlyArray<E>, asked: number): ReadonlyArray<E> {
+    this.drained = entries.length < asked
+    return this.remember(entries)
+  }
+
   /**
    * A ">" read whose reply was lost with its connection may have been served: its entries are in
    * this consumer's pending list, never handed out. So after a connection problem the own-pending

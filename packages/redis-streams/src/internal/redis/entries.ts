@@ -102,15 +102,7 @@ export const makeEntries = (requests: Requests, add: ReturnType<typeof makeAdds>
 
   const length = (stream: string) => traced(requests.send("XLEN", [stream], Replies.toInt, stream), "length", stream)
 
-  const range = (
-    stream: string,
-    options?: {
-      readonly start?: string | undefined
-      readonly end?: string | undefined
-      readonly count?: number | undefined
-      readonly reverse?: boolean | undefined
-    }
-  ) => {
+  const range: Service["range"] = (stream, options) => {
     const low = options?.start ?? "-"
     const high = options?.end ?? "+"
     const reverse = options?.reverse === true
