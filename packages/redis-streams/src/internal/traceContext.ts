@@ -228,25 +228,27 @@ export interface ProcessedMessage {
  * microseconds (see tracing.ts).
  */
 export const processSpan = <A, E, R>(handler: Effect.Effect<A, E, R>, message: ProcessedMessage): Effect.Effect<A, E, R> =>
-  Effect.tracerWith((tracer) => {
-    if (isDefaultTracer(tracer)) return handler
-    const parent = externalSpanOf(message.rawFields)
-    return Effect.withSpan(handler, `process ${message.stream}`, {
-      kind: "consumer",
-      captureStackTrace: false,
-      ...(parent === undefined ? { root: true } : { parent }),
-      attributes: {
-        "messaging.system": "redis",
-        "messaging.operation.type": "process",
-        "messaging.operation.name": "process",
-        "messaging.destination.name": message.stream,
-        "messaging.consumer.group.name": message.group,
-        "messaging.client.id": message.consumer,
-        "messaging.message.id": message.id,
-        "messaging.redis.delivery_count": message.deliveryCount
-      }
-    })
+  Effect.tracerWith((tracer) => isDefaultTracer(tracer) ? handler : inProcessSpan(handler, message))
+
+/** `handler` in its "process" span, for a caller that has already found a tracer other than the default one */
+export const inProcessSpan = <A, E, R>(handler: Effect.Effect<A, E, R>, message: ProcessedMessage): Effect.Effect<A, E, R> => {
+  const parent = externalSpanOf(message.rawFields)
+  return Effect.withSpan(handler, `process ${message.stream}`, {
+    kind: "consumer",
+    captureStackTrace: false,
+    ...(parent === undefined ? { root: true } : { parent }),
+    attributes: {
+      "messaging.system": "redis",
+      "messaging.operation.type": "process",
+      "messaging.operation.name": "process",
+      "messaging.destination.name": message.stream,
+      "messaging.consumer.group.name": message.group,
+      "messaging.client.id": message.consumer,
+      "messaging.message.id": message.id,
+      "messaging.redis.delivery_count": message.deliveryCount
+    }
   })
+}
 
 /** links to the producers' contexts of a batch's entries (those that carry one), for the batch span */
 export const links = (entries: Iterable<{ readonly id: string; readonly rawFields: Fields }>): Array<Tracer.SpanLink> => {

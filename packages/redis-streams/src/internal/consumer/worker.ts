@@ -20,6 +20,7 @@ import type { Message } from "../../Message.js"
 import { Poison } from "../../Message.js"
 import type { BackendError } from "../../StreamsError.js"
 import * as TraceContext from "../traceContext.js"
+import { isDefaultTracer } from "../tracing.js"
 import { collect } from "./collect.js"
 import { describeFailure, type Env } from "./env.js"
 import * as ReadAhead from "./readAhead.js"
@@ -145,49 +146,58 @@ const onHandlerFailure = <A>(env: Env<A>, m: Message<A>, cause: Cause.Cause<unkn
   )
 }
 
-/** a slot: take the next message waiting, run the handler, repeat; stop taking once the worker stops */
+/**
+ * A slot: take the next message waiting, run the handler, repeat; stop taking once the worker
+ * stops. Per message it costs one `matchCauseEffect` and no more: the tracer is looked up once
+ * per slot (a slot's tracer does not change), and the slot's `running` count is settled in the
+ * handler's continuations rather than by `Effect.ensuring`, whose interruption mask is several
+ * Effect operations per message. A slot is interrupted only when the worker stops or its scope
+ * closes; `running` no longer matters then.
+ */
 const slot = <A, E, R>(
   env: Env<A>,
   w: Worker<A>,
   handler: (message: Message<A>) => Effect.Effect<unknown, E, R>
-): Effect.Effect<void, BackendError, R> => {
-  const done = Effect.sync(() => {
-    w.running--
-    w.wakeReaderIfDue()
-  })
-  const metrics = env.metrics
-  const handle = (m: Message<A>) => {
-    const start = performance.now()
-    return Effect.ensuring(
-      Effect.matchCauseEffect(TraceContext.processSpan(handler(m), m), {
-        onSuccess: () =>
-          Effect.sync(() => {
-            const end = performance.now()
-            metrics.handlerDuration((end - start) / 1000)
-            metrics.processed(1)
-            w.succeed(m.id, end)
-          }),
+): Effect.Effect<void, BackendError, R> =>
+  Effect.tracerWith((tracer) => {
+    const spans = !isDefaultTracer(tracer)
+    const metrics = env.metrics
+    const done = Effect.sync(() => {
+      w.running--
+      w.wakeReaderIfDue()
+    })
+    const handle = (m: Message<A>) => {
+      const start = performance.now()
+      const run = handler(m)
+      return Effect.matchCauseEffect(spans ? TraceContext.inProcessSpan(run, m) : run, {
+        onSuccess: () => {
+          const end = performance.now()
+          metrics.handlerDuration((end - start) / 1000)
+          metrics.processed(1)
+          w.succeed(m.id, end)
+          w.running--
+          w.wakeReaderIfDue()
+          return Effect.void
+        },
         onFailure: (cause) => {
           if (!Cause.isInterruptedOnly(cause)) metrics.handlerDuration((performance.now() - start) / 1000)
-          return onHandlerFailure(env, m, cause)
+          return Effect.zipRight(onHandlerFailure(env, m, cause), done)
         }
-      }),
-      done
-    )
-  }
-  const loop: Effect.Effect<void, BackendError, R> = Effect.suspend(() => {
-    if (w.stopping) return Effect.void
-    const m = w.take()
-    if (m === undefined) {
-      w.slotsWake.unsafeClose()
-      return Effect.zipRight(w.slotsWake.await, loop)
+      })
     }
-    w.running++
-    w.wakeReaderIfDue()
-    return Effect.zipRight(handle(m), loop)
+    const loop: Effect.Effect<void, BackendError, R> = Effect.suspend(() => {
+      if (w.stopping) return Effect.void
+      const m = w.take()
+      if (m === undefined) {
+        w.slotsWake.unsafeClose()
+        return Effect.zipRight(w.slotsWake.await, loop)
+      }
+      w.running++
+      w.wakeReaderIfDue()
+      return Effect.zipRight(handle(m), loop)
+    })
+    return loop
   })
-  return loop
-}
 
 /**
  * One read for the worker: the successes so far ride on it when the run can read ahead
