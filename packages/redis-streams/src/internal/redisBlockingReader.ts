@@ -24,7 +24,7 @@ import * as Scope from "effect/Scope"
 import type { Service as Connection } from "../RedisConnection.js"
 import type { BlockingReader, BlockingReadGroupOptions, ReadEntry } from "../StreamsBackend.js"
 import { type BackendError, RedisConnectionError } from "../StreamsError.js"
-import { isReplyError, parseReadGroup, toBackendError, toStr } from "./replies.js"
+import { isReplyError, parseReadGroupBytes, toBackendError, toStr } from "./replies.js"
 import type { Client } from "./redisConnection.js"
 import * as Recovery from "./redisRecovery.js"
 import { traced } from "./redisTracing.js"
@@ -192,7 +192,8 @@ const read = (
     }, limit)
     let pending: Promise<unknown>
     try {
-      pending = d.client.call("xreadgroup", args) // lower case: see `lowerCase` in redis/request.ts
+      // as bytes: see `parseReadGroupBytes`; lower case: see `lowerCase` in redis/request.ts
+      pending = d.client.callBuffer("xreadgroup", args)
     } catch (err) {
       settled = true
       clearTimeout(timer)
@@ -206,7 +207,7 @@ const read = (
         clearTimeout(timer)
         let entries: ReadonlyArray<ReadEntry>
         try {
-          entries = parseReadGroup(reply)
+          entries = parseReadGroupBytes(reply)
         } catch (err) {
           resume(Effect.fail(toBackendError(err, "XREADGROUP", options.stream, options.group, endpoint)))
           return

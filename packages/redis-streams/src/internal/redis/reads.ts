@@ -12,7 +12,6 @@ import type { Redis } from "ioredis"
 import { isUtf8 } from "node:buffer"
 import type {
   AckThenReadResult,
-  BlockingReadGroupOptions,
   ReadEntry,
   ReadGroupOptions,
   Service
@@ -89,12 +88,9 @@ const ackArgs = (stream: string, group: string, ids: ReadonlyArray<string>): Arr
 const startAckAndDelete = (client: Client, stream: string, group: string, ids: ReadonlyArray<string>) =>
   client.multi().call("xack", ackArgs(stream, group, ids)).call("xdel", [stream, ...ids]).exec()
 
-/** the blocking reader of `requests`' connection, its entries read again as bytes when needed */
+/** the blocking reader of `requests`' connection (its replies are read as bytes: see `Replies.parseReadGroupBytes`) */
 export const blockingReader = (requests: Requests): Service["blockingReader"] =>
-  Effect.map(BlockingReaderImpl.make(requests.connection), (reader) => ({
-    readGroup: (options: BlockingReadGroupOptions) =>
-      Effect.flatMap(reader.readGroup(options), (entries) => withBytes(requests, options.stream, entries))
-  }))
+  BlockingReaderImpl.make(requests.connection)
 
 /** `ackThenRead`: the acknowledgement and the next read written together, each with its own reply */
 const makeAckThenRead = (requests: Requests) => {
@@ -123,7 +119,7 @@ const makeAckThenRead = (requests: Requests) => {
           : remove
           ? startAckAndDelete(client, stream, group, ids)
           : client.call("xack", ackArgs(stream, group, ids))
-        next = client.call("xreadgroup", readArgs).then(
+        next = client.callBuffer("xreadgroup", readArgs).then(
           (reply) => Either.right(reply),
           (cause: unknown) => Either.left(cause)
         )
@@ -138,24 +134,13 @@ const makeAckThenRead = (requests: Requests) => {
       let result: Either.Either<ReadonlyArray<ReadEntry>, BackendError>
       try {
         if (Either.isLeft(readReply)) throw readReply.left
-        result = Either.right(Replies.parseReadGroup(readReply.right))
+        result = Either.right(Replies.parseReadGroupBytes(readReply.right))
       } catch (cause) {
         result = Either.left(Replies.toBackendError(cause, "XREADGROUP", read.stream, read.group, requests.endpoint))
       }
       return { acked, read: result }
     }
-    return traced(
-      Effect.flatMap(requests.run(start, parse, remove ? "MULTI XACK XDEL EXEC" : "XACK", stream, group), (r) =>
-        Either.isRight(r.read) && r.read.right.length > 0
-          ? Effect.map(
-            Effect.either(withBytes(requests, read.stream, r.read.right)),
-            (entries): AckThenReadResult => ({ acked: r.acked, read: entries })
-          )
-          : Effect.succeed(r)),
-      "ackThenRead",
-      stream,
-      "consumer"
-    )
+    return traced(requests.run(start, parse, remove ? "MULTI XACK XDEL EXEC" : "XACK", stream, group), "ackThenRead", stream, "consumer")
   }
   return ackThenRead
 }
@@ -164,15 +149,14 @@ const makeAckThenRead = (requests: Requests) => {
 export const makeReads = (requests: Requests) => {
   const readGroup = (options: ReadGroupOptions) => {
     const args = readGroupArgs(options)
-    return traced(
-      Effect.flatMap(
-        requests.send("XREADGROUP", args, Replies.parseReadGroup, options.stream, options.group),
-        (entries) => withBytes(requests, options.stream, entries)
-      ),
-      "readGroup",
+    const effect = requests.run(
+      () => requests.client.callBuffer("xreadgroup", args),
+      Replies.parseReadGroupBytes,
+      "XREADGROUP",
       options.stream,
-      "consumer"
+      options.group
     )
+    return traced(effect, "readGroup", options.stream, "consumer")
   }
 
   const ack = (stream: string, group: string, ids: ReadonlyArray<string>) => {
