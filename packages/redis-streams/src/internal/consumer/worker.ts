@@ -202,11 +202,14 @@ const slot = <A, E, R>(
 /**
  * One read for the worker: the successes so far ride on it when the run can read ahead
  * (XACK + XREADGROUP in one write); then what that read brought, or a blocking read for the next.
+ * On a drained stream (the last read found less than it asked for) the next read is the blocking
+ * one, and the successes are left to the flusher (at most `ackDelay` later, many per XACK): a read
+ * carrying them would find nothing and cost a round trip before the blocking read.
  */
 const readSome = <A>(env: Env<A>, w: Worker<A>, run: Run.Run<A>): Effect.Effect<unknown, BackendError> => {
   const count = w.readCount()
   const into = (messages: ReadonlyArray<Message<A>>) => w.push(messages)
-  if (w.succeeded.size === 0 || !ReadAhead.allowed(run)) return collect(run, count, 0, true, into)
+  if (w.succeeded.size === 0 || run.drained || !ReadAhead.allowed(run)) return collect(run, count, 0, true, into)
   const taken = w.takeSucceeded()
   return env.resilient(ReadAhead.ackThenRead(run, taken.ids, count)).pipe(
     Effect.onInterrupt(() => Effect.sync(() => w.giveBack(taken))),
