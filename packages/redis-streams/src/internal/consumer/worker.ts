@@ -109,6 +109,12 @@ class Worker<A> {
     if (this.wantsRead()) this.readerWake.unsafeOpen()
   }
 
+  /** a handler is done: its slot is free, which may make a read due */
+  finished(): void {
+    this.running--
+    this.wakeReaderIfDue()
+  }
+
   succeed(id: string, at: number): void {
     this.succeeded.ids.push(id)
     this.succeeded.at.push(at)
@@ -162,10 +168,7 @@ const slot = <A, E, R>(
   Effect.tracerWith((tracer) => {
     const spans = !isDefaultTracer(tracer)
     const metrics = env.metrics
-    const done = Effect.sync(() => {
-      w.running--
-      w.wakeReaderIfDue()
-    })
+    const done = Effect.sync(() => w.finished())
     const handle = (m: Message<A>) => {
       const start = performance.now()
       const run = handler(m)
@@ -175,8 +178,7 @@ const slot = <A, E, R>(
           metrics.handlerDuration((end - start) / 1000)
           metrics.processed(1)
           w.succeed(m.id, end)
-          w.running--
-          w.wakeReaderIfDue()
+          w.finished()
           return Effect.void
         },
         onFailure: (cause) => {
