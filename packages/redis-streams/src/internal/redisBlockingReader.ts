@@ -48,10 +48,17 @@ interface Dedicated {
 
 /** a read in progress on a dedicated connection: what ends it early (an interruption) needs */
 class Reading {
-  /** its reply, its failure or its stall limit has been dealt with: nothing more to do */
-  settled = false
+  /** its reply, its failure, its stall limit or an interruption has been dealt with */
+  private settled = false
   timer: ReturnType<typeof setTimeout> | undefined = undefined
   pending: Promise<unknown> | undefined = undefined
+  /** the first of those to come deals with it (true) and stops the stall timer; the others do nothing */
+  settle(): boolean {
+    if (this.settled) return false
+    this.settled = true
+    clearTimeout(this.timer)
+    return true
+  }
 }
 
 /** @internal */
@@ -178,10 +185,8 @@ const unblock = (main: Client, d: Dedicated, pending: Promise<unknown>): Effect.
 const endRead = (main: Client, d: Dedicated): Effect.Effect<void> => {
   const r = d.reading
   d.reading = undefined
-  if (r === undefined || r.settled) return Effect.void
-  r.settled = true
-  clearTimeout(r.timer)
-  return r.pending === undefined ? Effect.void : unblock(main, d, r.pending)
+  if (r === undefined || !r.settle() || r.pending === undefined) return Effect.void
+  return unblock(main, d, r.pending)
 }
 
 /**
@@ -204,8 +209,7 @@ const read = (
     args.push("BLOCK", blockMs, "STREAMS", options.stream, options.id)
     const limit = blockMs + stallMarginMs(blockMs)
     r.timer = setTimeout(() => {
-      if (r.settled) return
-      r.settled = true
+      if (!r.settle()) return
       d.dead = true
       d.client.disconnect()
       resume(Effect.fail(onConnection(
@@ -222,17 +226,14 @@ const read = (
       // as bytes: see `parseReadGroupBytes`; lower case: see `lowerCase` in redis/request.ts
       pending = d.client.callBuffer("xreadgroup", args)
     } catch (err) {
-      r.settled = true
-      clearTimeout(r.timer)
+      r.settle()
       resume(Effect.fail(onConnection(toBackendError(err, "XREADGROUP", options.stream, options.group, endpoint), d.client)))
       return
     }
     r.pending = pending
     pending.then(
       (reply) => {
-        if (r.settled) return
-        r.settled = true
-        clearTimeout(r.timer)
+        if (!r.settle()) return
         let entries: ReadonlyArray<ReadEntry>
         try {
           entries = parseReadGroupBytes(reply)
@@ -243,9 +244,7 @@ const read = (
         resume(Effect.succeed(entries))
       },
       (err: unknown) => {
-        if (r.settled) return
-        r.settled = true
-        clearTimeout(r.timer)
+        if (!r.settle()) return
         const error = toBackendError(err, "XREADGROUP", options.stream, options.group, endpoint)
         if (error._tag === "RedisConnectionError") d.dead = true
         resume(Effect.fail(onConnection(error, d.client)))
