@@ -29,7 +29,9 @@ describe("worker-app", () => {
   it.live("exits with code 1 and logs GroupNotFound when its group is deleted", () =>
     Effect.promise(async () => {
       const port = await freePort()
-      const stream = `example:worker-app:${randomUUID().slice(0, 8)}`
+      // not under "example:": examples.test.ts asserts that the examples' runs leave no
+      // "example:*" key behind, and it may run while this test's stream exists
+      const stream = `test:worker-app:${randomUUID().slice(0, 8)}`
       const child = spawn(process.execPath, ["--import", "tsx", "src/worker-app.ts"], {
         cwd: examplesDir,
         env: { ...process.env, REDIS_URL: inject("redisUrl"), PORT: String(port), STREAM: stream },
