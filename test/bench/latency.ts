@@ -8,7 +8,10 @@
  * time of its add call (producer and consumers share one process, so one clock). Both producers are
  * driven the same way: every millisecond (a timer), the messages the rate calls for so far. The p99
  * of the first leg (add call to the time in the entry's id, 1 ms resolution) says which side of
- * Redis the tail is on.
+ * Redis the tail is on. A third side, "raw ioredis, each XADD in a fiber", is the raw side with
+ * every XADD run by `Effect.runFork(Effect.promise(...))`, as the library's producer is driven: what
+ * a fiber per add costs in Effect's runtime alone (its allocation, and the young-generation promotion
+ * that V8's allocation-site pretenuring makes of it), the floor for any producer called that way.
  *
  * "blocking": what a bulk add costs the server's other clients: a probe (a process of its own:
  * probe.ts) sends PING after PING on its own connection while 100 B entries are added, and reports
@@ -100,8 +103,17 @@ export const libLatency = (stream: string, n: number, rate: number) =>
     return { ...percentiles(latencies), toRedisP99: percentiles(legs).p99 } satisfies Latencies
   }))
 
-/** raw ioredis: XADD at `rate`, two clients in a loop of XREADGROUP BLOCK + XACK */
-export const rawLatency = async (url: string, stream: string, n: number, rate: number): Promise<Latencies> => {
+/**
+ * raw ioredis: XADD at `rate`, two clients in a loop of XREADGROUP BLOCK + XACK; `inFibers`: each
+ * XADD is run by a fiber of its own (`Effect.runFork`), as the library's `add` is
+ */
+export const rawLatency = async (
+  url: string,
+  stream: string,
+  n: number,
+  rate: number,
+  inFibers = false
+): Promise<Latencies> => {
   const producer = new Redis(url)
   const consumers = [new Redis(url), new Redis(url)]
   await producer.xgroup("CREATE", stream, "g", "$", "MKSTREAM")
@@ -126,9 +138,17 @@ export const rawLatency = async (url: string, stream: string, n: number, rate: n
     }
   })
   await new Promise((resolve) => setTimeout(resolve, 200))
-  await drive(n, rate, () => {
-    void producer.xadd(stream, "*", "payload", payload, "t", String(now()))
-  })
+  await drive(
+    n,
+    rate,
+    inFibers
+      ? () => {
+        Effect.runFork(Effect.promise(() => producer.xadd(stream, "*", "payload", payload, "t", String(now()))))
+      }
+      : () => {
+        void producer.xadd(stream, "*", "payload", payload, "t", String(now()))
+      }
+  )
   await Promise.all(loops)
   await Promise.all([producer, ...consumers].map((c) => c.quit()))
   return { ...percentiles(latencies), toRedisP99: percentiles(legs).p99 }

@@ -142,7 +142,7 @@ const allSides = work === "produce"
   : work === "worker"
   ? ["lib10", "bullmq10", "lib50", "bullmq50", "libFast50", "bullmqFast50"]
   : work === "latency"
-  ? ["lib", "raw"]
+  ? ["lib", "raw", "rawFibers"]
   : ["idle", "script", "pipelined"]
 const peerSides = work === "produce" ? ["bullmq", ...(ceiling ? ["ceiling"] : [])] : work === "consume1" ? ["bullmq1", "bullmq50"] : []
 // BENCH_SIDES=lib,raw: only these sides (for profiling one side)
@@ -172,7 +172,7 @@ const once = (side: string): Effect.Effect<Record<string, number>, unknown, Stre
       const stream = `${base}-${n}`
       const p = side === "lib"
         ? yield* libLatency(stream, LATENCY_N, LATENCY_RATE)
-        : yield* Effect.promise(() => rawLatency(url, stream, LATENCY_N, LATENCY_RATE))
+        : yield* Effect.promise(() => rawLatency(url, stream, LATENCY_N, LATENCY_RATE, side === "rawFibers"))
       yield* Effect.promise(() => redis.del(stream))
       return { [`${side}P50`]: p.p50, [`${side}P99`]: p.p99, [`${side}Max`]: p.max, [`${side}ToRedisP99`]: p.toRedisP99 }
     }
