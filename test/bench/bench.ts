@@ -14,7 +14,8 @@
  *   and redis-benchmark XADD -P 16 (the server's ceiling) when it is on PATH;
  * - worker (worker.ts, issue 14): `Consumer.process` vs BullMQ `Worker` with a handler sleeping
  *   1 ms (90%) or 50 ms (10%) at concurrency 10 and 50, and one returning at once at 50;
- * - latency (latency.ts): add call to handler start at 10,000 msg/s, two consumers, vs raw ioredis;
+ * - latency (latency.ts): add call to handler start at 10,000 msg/s, two consumers, vs raw ioredis
+ *   and vs raw ioredis with each XADD in a fiber of its own (as the library's add is driven);
  * - blocking (latency.ts): another client's PING round trips while a bulk add runs.
  *
  * The library measured is the compiled one (`pnpm bench` builds it; measure.ts runs with the
