@@ -56,6 +56,7 @@ const lowerCase = (command: string): string => {
 /** an operation in flight: its deadline, and what to do when it passes */
 interface InFlight {
   readonly deadline: number
+  /** fail it for its deadline; like any settling, this takes it out of `inflight` */
   expire(): void
 }
 
@@ -190,10 +191,8 @@ export class Requests {
   private readonly sweep = (): void => {
     const now = Date.now()
     for (const op of this.inflight) {
-      if (op.deadline <= now) {
-        this.inflight.delete(op)
-        op.expire()
-      }
+      // expiring settles it, which takes it out of the set
+      if (op.deadline <= now) op.expire()
     }
     if (this.inflight.size === 0 && this.sweeper !== undefined) {
       clearInterval(this.sweeper)
@@ -201,7 +200,7 @@ export class Requests {
     }
   }
 
-  /** an operation ended before its deadline */
+  /** an operation settled (its reply, its failure or its deadline) */
   untrack(op: InFlight): void {
     this.inflight.delete(op)
   }
